@@ -1,0 +1,549 @@
+"""Stage 1 of grading: execute an untrusted notebook inside a bubblewrap sandbox.
+
+Only plain data comes back: the parent rebuilds the executed notebook from its
+own copy of the cells plus the per-cell outputs the runner streams out, and
+gets allowlisted export files as raw bytes. Nothing is unpickled, every frame
+is size-capped, and any garbage gives status "sandbox_error".
+
+Process chain (when running as root)::
+
+    unshare --mount  (private mount namespace, still root)
+      sh: mount --bind <python install> <run dir>/python   (/root is 0700)
+        setpriv --reuid 65534 --regid 65534 --clear-groups
+          bwrap --unshare-all --die-with-parent ...  (unprivileged user namespace)
+            python -I /run/stage1/runner.py  (nbclient + ipykernel)
+
+The whole chain is one process group (``start_new_session``); a notebook
+timeout SIGKILLs the group, and ``--die-with-parent`` plus the PID namespace
+take every sandboxed process (even ones that called setsid) with it.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SANDBOX_UID = 65534
+SANDBOX_HOME = "/home/student"
+RUNNER_DIR = "/run/stage1"
+RUNNER_SOURCE = Path(__file__).resolve().parent / "stage1_runner.py"
+RAW_DATA_ASSETS = ("rotten-tomatoes", "sms-spam", "tweets-3class")
+STUDENT_SPLIT_FILES = ("train.jsonl", "validation.jsonl", "manifest.json")
+_STDERR_TAIL = 64 * 1024
+_LOG_CAP = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    cell_timeout_s: float = 300
+    notebook_timeout_s: float = 900          # whole run, wall clock, enforced by the parent
+    address_space_bytes: int = 8 * 2**30    # RLIMIT_AS per process
+    max_processes: int = 256                 # RLIMIT_NPROC for the sandbox uid (processes + threads)
+    max_file_bytes: int = 256 * 2**20        # RLIMIT_FSIZE, also the cap per exported file
+    max_open_files: int = 1024
+    scratch_bytes: int = 512 * 2**20         # size of the home/cwd tmpfs and of the /tmp tmpfs
+    output_bytes: int = 16 * 2**20           # cap on the executed notebook's outputs returned
+    threads: int = 1                          # OMP/MKL/torch threads inside
+
+
+@dataclass
+class Stage1Result:
+    status: str            # "ok" | "timeout" | "kernel_died" | "sandbox_error" | "output_too_large"
+    reason: str
+    executed: dict | None
+    exported: dict[str, bytes] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+    cell_seconds: list[float] = field(default_factory=list)
+    log: str = ""          # runner diagnostics and stderr tail (untrusted text, for debugging)
+
+
+# ----------------------------------------------------------------- paths
+def _venv() -> Path:
+    prefix = Path(sys.prefix)
+    if prefix != Path(sys.base_prefix) and (prefix / "bin" / "python").exists():
+        return prefix
+    return Path(__file__).resolve().parent.parent / ".venv"
+
+
+def _python_install() -> Path:
+    cfg = _venv() / "pyvenv.cfg"
+    try:
+        for line in cfg.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "home":
+                return Path(os.path.realpath(value.strip())).parent
+    except OSError:
+        pass
+    return Path(os.path.realpath(sys.base_prefix))
+
+
+def _student_data() -> tuple[Path, list[Path], list[Path]]:
+    """(data dir, readable files, hidden folders) -- from coursekit, not hard-coded."""
+    from coursekit import assets, data
+    from coursekit.paths import data_dir
+
+    root = data_dir().resolve()
+    files = [root / "verified-assets.json"]
+    for name in data.DATASETS:
+        folder = root / "datasets" / name
+        files += [folder / f for f in STUDENT_SPLIT_FILES]
+    hidden = []
+    for asset in RAW_DATA_ASSETS:
+        try:
+            hidden.append(Path(assets.package_folder(assets.get(asset))).resolve())
+        except Exception:
+            pass
+    return root, files, hidden
+
+
+# ------------------------------------------------------------ availability
+_AVAILABLE: tuple[bool, str] | None = None
+
+
+def _launcher(run_dir: Path | None, python_install: Path) -> list[str]:
+    if os.geteuid() != 0:
+        return []  # unprivileged: bwrap maps our own uid inside its user namespace
+    chain = ["unshare", "--mount", "--propagation", "private", "--"]
+    if run_dir is not None:
+        chain += ["/bin/sh", "-c", 'mount --bind -o ro "$1" "$2" 2>/dev/null || mount --bind "$1" "$2" '
+                  '|| exit 97; shift 2; exec "$@"', "stage1", str(python_install), str(run_dir / "python")]
+    chain += ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups"]
+    return chain
+
+
+def sandbox_available() -> tuple[bool, str]:
+    global _AVAILABLE
+    if _AVAILABLE is not None:
+        return _AVAILABLE
+    tools = ["bwrap"] + (["unshare", "setpriv", "mount"] if os.geteuid() == 0 else [])
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        _AVAILABLE = (False, f"{', '.join(missing)} not found (install bubblewrap / util-linux)")
+        return _AVAILABLE
+    cmd = _launcher(None, Path("/")) + ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                                        "--unshare-all", "--die-with-parent", "--", "id", "-u"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        _AVAILABLE = (False, f"bwrap could not start: {error}")
+        return _AVAILABLE
+    if proc.returncode != 0:
+        _AVAILABLE = (False, "bwrap failed (are unprivileged user namespaces disabled?): "
+                      + proc.stderr.strip()[-300:])
+    else:
+        _AVAILABLE = (True, "")
+    return _AVAILABLE
+
+
+# ------------------------------------------------------------ the sandbox
+def _env(limits: Limits, home: str, venv: Path) -> dict[str, str]:
+    threads = str(max(1, int(limits.threads)))
+    env = {
+        "HOME": home,
+        "PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
+        "NUMEXPR_NUM_THREADS": threads,
+        "COURSE_THREADS": threads,
+        "TOKENIZERS_PARALLELISM": "false",
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "JUPYTER_CONFIG_DIR": f"{home}/.jupyter",
+        "JUPYTER_DATA_DIR": f"{home}/.local/share/jupyter",
+        "JUPYTER_RUNTIME_DIR": f"{home}/.local/share/jupyter/runtime",
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "IPYTHONDIR": f"{home}/.ipython",
+        "MPLCONFIGDIR": f"{home}/.config/matplotlib",
+        "XDG_CACHE_HOME": f"{home}/.cache",
+        "HF_HOME": f"{home}/.cache/huggingface",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+    }
+    if os.environ.get("COURSE_DATA"):
+        env["COURSE_DATA"] = os.environ["COURSE_DATA"]
+    return env
+
+
+def _bwrap_args(run_dir: Path, limits: Limits, venv: Path, python_install: Path) -> list[str]:
+    from coursekit import paths as ck_paths
+
+    args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--hostname", "sandbox"]
+    for top in ("usr", "bin", "lib", "lib64", "sbin", "etc"):
+        host = Path("/") / top
+        if host.is_symlink():
+            args += ["--symlink", os.readlink(host), str(host)]
+        elif host.is_dir():
+            args += ["--ro-bind", str(host), str(host)]
+    py_src = run_dir / "python" if os.geteuid() == 0 else python_install
+    args += ["--ro-bind", str(py_src), str(python_install)]
+    args += ["--ro-bind", str(venv), str(venv)]
+    coursekit_dir = Path(ck_paths.PACKAGE_DIR).resolve()
+    args += ["--ro-bind", str(coursekit_dir), str(coursekit_dir)]
+
+    data_root, files, hidden = _student_data()
+    for sub in ("nltk_data", "cache"):
+        if (data_root / sub).is_dir():
+            args += ["--ro-bind", str(data_root / sub), str(data_root / sub)]
+    for i, src in enumerate(files):
+        copy_path = run_dir / "data" / f"{i}"
+        if copy_path.is_file():
+            args += ["--ro-bind", str(copy_path), str(src)]
+    for folder in hidden:
+        if folder.is_dir():
+            args += ["--size", "4096", "--tmpfs", str(folder), "--remount-ro", str(folder)]
+
+    args += ["--dev", "/dev", "--proc", "/proc",
+             "--size", str(int(limits.scratch_bytes)), "--tmpfs", "/tmp",
+             "--size", str(int(limits.scratch_bytes)), "--tmpfs", SANDBOX_HOME,
+             "--size", str(4 * 2**20), "--tmpfs", "/dev/shm",
+             "--ro-bind", str(run_dir / "runner.py"), f"{RUNNER_DIR}/runner.py",
+             "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", SANDBOX_HOME, "--clearenv"]
+    for key, value in _env(limits, SANDBOX_HOME, venv).items():
+        args += ["--setenv", key, value]
+    args += ["--", str(venv / "bin" / "python"), "-I", f"{RUNNER_DIR}/runner.py"]
+    return args
+
+
+def _prepare_run_dir(python_install: Path) -> Path:
+    run_dir = Path(tempfile.mkdtemp(prefix="stage1-"))
+    os.chmod(run_dir, 0o755)
+    (run_dir / "python").mkdir(mode=0o755)
+    (run_dir / "data").mkdir(mode=0o755)
+    shutil.copyfile(RUNNER_SOURCE, run_dir / "runner.py")
+    os.chmod(run_dir / "runner.py", 0o644)
+    # The prepared splits are 0600 root files: readable copies, bound read-only.
+    _, files, _ = _student_data()
+    for i, src in enumerate(files):
+        try:
+            shutil.copyfile(src, run_dir / "data" / f"{i}")
+            os.chmod(run_dir / "data" / f"{i}", 0o444)
+        except OSError:
+            pass
+    return run_dir
+
+
+def _preexec(limits: Limits, sandboxed: bool):
+    def apply() -> None:
+        def cap(which, value):
+            value = int(value)
+            try:
+                resource.setrlimit(which, (value, value))
+            except (ValueError, OSError):
+                pass
+        cap(resource.RLIMIT_AS, limits.address_space_bytes)
+        cap(resource.RLIMIT_FSIZE, limits.max_file_bytes)
+        cap(resource.RLIMIT_NOFILE, limits.max_open_files)
+        cap(resource.RLIMIT_CORE, 0)
+        if sandboxed or os.geteuid() != 0:
+            cap(resource.RLIMIT_NPROC, limits.max_processes)
+    return apply
+
+
+# ------------------------------------------------------------ the protocol
+class _ProtocolError(Exception):
+    pass
+
+
+class _Reader:
+    """Incremental, capped parser of the runner's frames."""
+
+    def __init__(self, limits: Limits, allowlist: tuple[str, ...]):
+        self.buf = bytearray()
+        self.cells: dict[int, dict] = {}
+        self.exported: dict[str, bytes] = {}
+        self.done: dict | None = None
+        self.log = bytearray()
+        self.notebook_bytes = 0
+        self.export_bytes = 0
+        self.limits = limits
+        self.allowlist = allowlist
+        self.output_exceeded = False
+
+    def _frame_cap(self, kind: bytes) -> int:
+        if kind == b"E":
+            return self.limits.max_file_bytes + 2 + 1024
+        if kind == b"L":
+            return 65536 + 16
+        return self.limits.output_bytes
+
+    def feed(self, data: bytes) -> None:
+        self.buf += data
+        while True:
+            if len(self.buf) < 7:
+                if self.buf and not b"S1".startswith(bytes(self.buf[:2])):
+                    raise _ProtocolError("garbage on the result channel")
+                return
+            if self.buf[:2] != b"S1":
+                raise _ProtocolError("garbage on the result channel")
+            kind = bytes(self.buf[2:3])
+            if kind not in (b"C", b"E", b"D", b"L"):
+                raise _ProtocolError(f"unknown frame kind {kind!r}")
+            (length,) = struct.unpack(">I", self.buf[3:7])
+            if kind in (b"C", b"D") and self.notebook_bytes + length > self.limits.output_bytes:
+                self.output_exceeded = True
+                raise _ProtocolError("the executed notebook exceeds the output cap")
+            if length > self._frame_cap(kind):
+                if kind == b"E":
+                    raise _ProtocolError("an exported file exceeds the size cap")
+                raise _ProtocolError(f"frame of {length} bytes exceeds the cap")
+            if len(self.buf) < 7 + length:
+                return
+            payload = bytes(self.buf[7:7 + length])
+            del self.buf[:7 + length]
+            self._handle(kind, payload)
+
+    def _handle(self, kind: bytes, payload: bytes) -> None:
+        if self.done is not None:
+            raise _ProtocolError("data after the final frame")
+        if kind == b"L":
+            if len(self.log) < _LOG_CAP:
+                self.log += payload[: _LOG_CAP - len(self.log)] + b"\n"
+            return
+        if kind == b"E":
+            if len(payload) < 2:
+                raise _ProtocolError("bad export frame")
+            (name_len,) = struct.unpack(">H", payload[:2])
+            try:
+                name = payload[2:2 + name_len].decode("utf-8")
+            except UnicodeDecodeError:
+                raise _ProtocolError("bad export name") from None
+            if name not in self.allowlist or name in self.exported:
+                raise _ProtocolError(f"unexpected export {name[:80]!r}")
+            body = payload[2 + name_len:]
+            if len(body) > self.limits.max_file_bytes:
+                raise _ProtocolError("an exported file exceeds the size cap")
+            self.exported[name] = body
+            return
+        self.notebook_bytes += len(payload)
+        try:
+            obj = json.loads(payload)
+        except (ValueError, RecursionError):
+            raise _ProtocolError("undecodable frame") from None
+        if not isinstance(obj, dict):
+            raise _ProtocolError("frame is not an object")
+        if kind == b"D":
+            status = obj.get("status")
+            if status not in ("ok", "timeout", "kernel_died", "sandbox_error"):
+                raise _ProtocolError("bad final status")
+            reason = obj.get("reason")
+            self.done = {"status": status, "reason": reason[:2000] if isinstance(reason, str) else "",
+                         "truncated": obj.get("truncated") is True}
+            return
+        index, outputs = obj.get("index"), obj.get("outputs")
+        if (not isinstance(index, int) or isinstance(index, bool) or not isinstance(outputs, list)
+                or not all(isinstance(o, dict) and isinstance(o.get("output_type"), str) for o in outputs)):
+            raise _ProtocolError("malformed cell frame")
+        count = obj.get("execution_count")
+        seconds = obj.get("seconds")
+        self.cells[index] = {
+            "outputs": outputs,
+            "execution_count": count if isinstance(count, int) and not isinstance(count, bool) else None,
+            "seconds": float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+            and 0 <= seconds < 1e7 else 0.0,
+        }
+
+
+def _rebuild(notebook: dict, cells: dict[int, dict]) -> tuple[dict, list[float]]:
+    executed = copy.deepcopy(notebook)
+    seconds = []
+    nb_cells = executed.get("cells", [])
+    for index, cell in enumerate(nb_cells):
+        if cell.get("cell_type") != "code":
+            continue
+        got = cells.get(index)
+        if got is None:
+            continue
+        cell["outputs"] = got["outputs"]
+        cell["execution_count"] = got["execution_count"]
+        seconds.append(got["seconds"])
+    return executed, seconds
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.kill()
+    except OSError:
+        pass
+
+
+def run_notebook(notebook: dict, *, limits: Limits = Limits(),
+                 export_allowlist: tuple[str, ...] = ("classifier.safetensors", "export.json"),
+                 extra_readonly: tuple[Path, ...] = (), unsafe_no_sandbox: bool = False) -> Stage1Result:
+    """Execute ``notebook`` (nbformat-4 dict, outputs cleared) in the sandbox."""
+    start = time.monotonic()
+    export_allowlist = tuple(export_allowlist)
+
+    def fail(status: str, reason: str) -> Stage1Result:
+        return Stage1Result(status, reason, None, {}, time.monotonic() - start, [])
+
+    try:
+        payload = json.dumps({
+            "config": {"cell_timeout_s": limits.cell_timeout_s, "output_bytes": limits.output_bytes,
+                       "max_file_bytes": limits.max_file_bytes, "export_allowlist": list(export_allowlist)},
+            "notebook": notebook,
+        }).encode()
+    except (TypeError, ValueError) as error:
+        return fail("sandbox_error", f"notebook is not JSON-serialisable: {error}")
+
+    venv = _venv()
+    python_install = _python_install()
+    run_dir: Path | None = None
+    scratch: Path | None = None
+    try:
+        if unsafe_no_sandbox:
+            scratch = Path(tempfile.mkdtemp(prefix="stage1-unsafe-"))
+            cmd = [str(venv / "bin" / "python"), "-I", str(RUNNER_SOURCE)]
+            env = _env(limits, str(scratch), venv)
+            cwd = str(scratch)
+        else:
+            ok, why = sandbox_available()
+            if not ok:
+                return fail("sandbox_error", why)
+            try:
+                run_dir = _prepare_run_dir(python_install)
+                args = _bwrap_args(run_dir, limits, venv, python_install)
+            except Exception as error:  # e.g. coursekit missing, unreadable data folder
+                return fail("sandbox_error", f"could not prepare the sandbox: {error!r}")
+            extra = []
+            for path in extra_readonly:
+                path = Path(path).resolve()
+                extra += ["--ro-bind", str(path), str(path)]
+            if extra:
+                cut = args.index("--remount-ro", args.index("--dev"))
+                args[cut:cut] = extra
+            cmd = _launcher(run_dir, python_install) + args
+            env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+            cwd = "/"
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=env, cwd=cwd, close_fds=True,
+                                    start_new_session=True,
+                                    preexec_fn=_preexec(limits, not unsafe_no_sandbox))
+        except OSError as error:
+            return fail("sandbox_error", f"could not start the sandbox: {error}")
+        return _supervise(proc, payload, notebook, limits, export_allowlist, start)
+    finally:
+        for path in (run_dir, scratch):
+            if path is not None:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _feed_stdin(proc: subprocess.Popen, payload: bytes) -> None:
+    try:
+        proc.stdin.write(payload)
+    except (OSError, ValueError):
+        pass
+    finally:
+        try:
+            proc.stdin.close()
+        except (OSError, ValueError):
+            pass
+
+
+def _supervise(proc: subprocess.Popen, payload: bytes, notebook: dict, limits: Limits,
+               allowlist: tuple[str, ...], start: float) -> Stage1Result:
+    writer = threading.Thread(target=_feed_stdin, args=(proc, payload), daemon=True)
+    writer.start()
+    reader = _Reader(limits, allowlist)
+    stderr_tail = bytearray()
+    deadline = start + float(limits.notebook_timeout_s)
+    status, reason = None, ""
+    streams = {proc.stdout.fileno(): "out", proc.stderr.fileno(): "err"}
+    for fd in streams:
+        os.set_blocking(fd, False)
+    try:
+        while streams:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                status = "timeout"
+                reason = f"the notebook exceeded the {limits.notebook_timeout_s:g} s time limit"
+                break
+            ready, _, _ = select.select(list(streams), [], [], min(left, 1.0))
+            for fd in ready:
+                try:
+                    data = os.read(fd, 1 << 20)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    del streams[fd]
+                    continue
+                if streams[fd] == "err":
+                    stderr_tail += data
+                    del stderr_tail[:-_STDERR_TAIL]
+                    continue
+                try:
+                    reader.feed(data)
+                except _ProtocolError as error:
+                    if reader.output_exceeded:
+                        status, reason = "output_too_large", str(error)
+                    else:
+                        status, reason = "sandbox_error", f"bad data from the sandbox: {error}"
+                    raise StopIteration from None
+    except StopIteration:
+        pass
+    except MemoryError:
+        status, reason = "sandbox_error", "out of memory while reading the sandbox's results"
+    finally:
+        if status is not None or streams:
+            _kill_group(proc)
+        try:
+            returncode = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            returncode = proc.wait()
+        # Whatever the runner left behind in its namespace dies with it; make sure the
+        # launcher's process group is gone too.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for pipe in (proc.stdout, proc.stderr):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        writer.join(timeout=5)
+
+    done = reader.done
+    if status is None:
+        if done is not None:
+            status, reason = done["status"], done["reason"]
+            if done["truncated"] and status == "ok":
+                status, reason = "output_too_large", "the notebook printed more than the output cap; outputs truncated"
+        elif returncode == 97:
+            status, reason = "sandbox_error", "could not bind the Python installation into the sandbox"
+        else:
+            status = "sandbox_error" if not reader.cells else "kernel_died"
+            reason = (f"the sandbox ended without a result (exit code {returncode})"
+                      if not reader.cells else
+                      f"the runner was killed before finishing (exit code {returncode})")
+    executed, seconds = (None, [])
+    if reader.cells or done is not None:
+        executed, seconds = _rebuild(notebook, reader.cells)
+    log = (bytes(reader.log) + b"\n--- stderr ---\n" + bytes(stderr_tail)).decode("utf-8", "replace")
+    exported = reader.exported if status not in ("sandbox_error",) else {}
+    return Stage1Result(status, reason, executed, exported, time.monotonic() - start, seconds, log)

