@@ -21,7 +21,6 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "
 # The reference notebook's longest cell takes under a minute (benchmarks/results/).
 c.Execute.timeout = 300
 c.Execute.interrupt_on_timeout = True
-c.Execute.allow_errors = True
 
 # A warning or progress bar on stderr must not zero a correct answer.
 c.IgnorePattern.enabled = True

@@ -67,7 +67,7 @@ def bad_cases(base_notebook: dict) -> dict[str, tuple[bytes, str]]:
     add("bad_truncated_json", good[: len(good) // 2], "truncated")
     add("bad_invalid_json", good.replace(b'"cells": [', b'"cells": [,', 1), "not valid json")
     add("bad_not_utf8", json.dumps(_clone(base) | {"metadata": {"author": "Jos\u00e9"}},
-                                   ensure_ascii=False).encode("latin-1"), "not utf-8")
+                                   ensure_ascii=False).encode("latin-1", errors="replace"), "not utf-8")
     add("bad_utf16", good.decode("utf-8").encode("utf-16"), "utf-16")
     add("bad_nul_bytes", good[:20] + b"\x00" * 64 + good[20:], "nul bytes")
     add("bad_json_array", b"[1, 2, 3]\n", "top level is a list")
