@@ -1,0 +1,65 @@
+"""Stage 2 on real MiniLM weights and the real reserved split."""
+import io
+
+import pytest
+import torch
+from safetensors.torch import save as save_safetensors
+
+from autograder import assignments, worker
+from autograder.trusted import ExportError, read_safetensors
+
+SPEC = assignments.FINETUNE_LAST_LAYER
+
+
+@pytest.fixture(scope="module")
+def checker():
+    return worker.checker_for(SPEC)
+
+
+def honest_weights(checker, seed=0, touch=("encoder.encoder.layer.5.output.dense.weight",)):
+    generator = torch.Generator().manual_seed(seed)
+    tensors = {k: v.clone() for k, v in checker.pretrained.items()}
+    tensors["head.weight"] = torch.randn(2, 384, generator=generator) * 0.05
+    tensors["head.bias"] = torch.zeros(2)
+    for name in touch:
+        tensors[name] = tensors[name] + torch.randn(tensors[name].shape, generator=generator) * 1e-3
+    return tensors
+
+
+def test_strict_parsing_refuses_off_contract_files(checker):
+    good = honest_weights(checker)
+    buffer = io.BytesIO()
+    torch.save(good, buffer)
+    cases = {
+        "pickle": buffer.getvalue(),
+        "empty": b"",
+        "bad header": (10**12).to_bytes(8, "little") + b"{}",
+        "missing key": save_safetensors({k: v for k, v in good.items() if k != "head.bias"}),
+        "extra key": save_safetensors({**good, "backdoor": torch.zeros(1)}),
+        "wrong shape": save_safetensors({**good, "head.weight": torch.zeros(3, 384)}),
+        "wrong dtype": save_safetensors({**good, "head.bias": torch.zeros(2, dtype=torch.float64)}),
+        "nan": save_safetensors({**good, "head.bias": torch.tensor([float("nan"), 0.0])}),
+    }
+    for name, raw in cases.items():
+        with pytest.raises(ExportError):
+            read_safetensors(raw, checker.expected)
+        assert not checker.check({SPEC.export_file: raw}).export_ok, name
+
+
+def test_freeze_check_is_bit_exact(checker):
+    ok = checker.check({SPEC.export_file: save_safetensors(honest_weights(checker))})
+    assert ok.export_ok and ok.frozen_ok
+    nudged = honest_weights(checker)
+    name = "encoder.embeddings.word_embeddings.weight"
+    nudged[name] = nudged[name].clone()
+    nudged[name][0, 0] = torch.nextafter(nudged[name][0, 0], torch.tensor(1.0))  # one ulp
+    report = checker.check({SPEC.export_file: save_safetensors(nudged)})
+    assert not report.frozen_ok and name in report.frozen_reason
+    untouched = honest_weights(checker, touch=())
+    assert "did not train" in checker.check({SPEC.export_file: save_safetensors(untouched)}).frozen_reason
+
+
+@pytest.mark.slow
+def test_cached_prefix_gives_the_same_accuracy_as_the_full_model(checker):
+    tensors = honest_weights(checker, touch=[k for k in checker.pretrained if k.startswith("encoder.encoder.layer.5.")])
+    assert checker.accuracy(tensors, fast=True) == checker.accuracy(tensors, fast=False)
