@@ -67,8 +67,13 @@ test: setup ## Run every test (the network cut when possible)
 test-fast: setup
 	$(OFFLINE) $(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
 
-bench: setup
+bench: setup release
 	$(PY) benchmarks/bench_setup.py
+	$(PY) benchmarks/bench_assignment.py
+	$(PY) benchmarks/bench_grader.py
+
+calibrate: setup
+	$(PY) benchmarks/calibrate_finetune_last_layer.py --seeds 10
 
 clean-env:
 	rm -rf $(VENV) .data

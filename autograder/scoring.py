@@ -36,17 +36,30 @@ def in_notebook_scores(executed: dict | None, cells: list[GradeCell]) -> dict[st
     return scores
 
 
+def test_positions(notebook: dict) -> dict[str, int]:
+    """Cell index of every graded cell in the executed notebook."""
+    return {nbgrader_meta(c)["grade_id"]: i for i, c in enumerate(notebook.get("cells", []))
+            if nbgrader_meta(c).get("grade_id")}
+
+
 def final_scores(spec, cells: list[GradeCell], notebook_scores: dict[str, float], trusted: dict | None,
-                 integrity_flags: list[str]) -> tuple[dict[str, float], dict[str, str]]:
-    """Combine in-notebook scores with trusted results; return (scores, notes per grade id)."""
+                 integrity_flags: list, positions: dict[str, int] | None = None) -> tuple[dict[str, float], dict[str, str]]:
+    """Combine in-notebook scores with trusted results; return (scores, notes per grade id).
+
+    A test that ran *before* the first flagged cell could not have been
+    tampered with (cells run in order), so it keeps its points; later ones don't.
+    """
     points = {c.grade_id: c.points for c in cells if c.kind == "test"}
     scores = dict(notebook_scores)
     notes: dict[str, str] = {}
     if integrity_flags:
+        first = min(flag.cell_index for flag in integrity_flags)
         for grade_id in scores:
-            if grade_id not in (spec.accuracy_test, spec.export_test) and scores[grade_id] > 0:
+            position = (positions or {}).get(grade_id)
+            after_flag = position is None or position > first
+            if grade_id not in (spec.accuracy_test, spec.export_test) and scores[grade_id] > 0 and after_flag:
                 scores[grade_id] = 0.0
-                notes[grade_id] = "withheld: the notebook's code tampers with the test environment (" + integrity_flags[0] + ")"
+                notes[grade_id] = f"withheld: code before this test tampers with the test environment ({integrity_flags[0]})"
     trusted = trusted or {}
     if spec.export_test in scores:
         ok = bool(trusted.get("export_ok"))

@@ -74,7 +74,7 @@ def grade(job: Job) -> tuple[dict, dict | None]:
         return result, None
 
     runnable = restore.build_runnable(source, release, student_nb)
-    flags = [str(f) for f in integrity.screen(restore.student_cells(runnable))]
+    flags = integrity.screen(restore.student_cells(runnable))
     stage1 = sandbox.run_notebook(copy.deepcopy(dict(runnable)), limits=job.limits,
                                   export_allowlist=(spec.export_file,), unsafe_no_sandbox=job.unsafe_no_sandbox)
     result["notebook_seconds"] = stage1.wall_seconds
@@ -85,10 +85,11 @@ def grade(job: Job) -> tuple[dict, dict | None]:
 
     notebook_scores = scoring.in_notebook_scores(stage1.executed, cells)
     trusted = checker_for(spec).check(stage1.exported).as_dict()
-    scores, notes = scoring.final_scores(spec, cells, notebook_scores, trusted, flags)
+    scores, notes = scoring.final_scores(spec, cells, notebook_scores, trusted, flags,
+                                         scoring.test_positions(dict(runnable)))
     status = {"ok": "graded", "output_too_large": "graded", "timeout": "timeout",
               "kernel_died": "kernel_died", "sandbox_error": "kernel_died"}[stage1.status]
-    result.update(status=status, reason=stage1.reason, scores=scores, notes=notes, integrity_flags=flags,
+    result.update(status=status, reason=stage1.reason, scores=scores, notes=notes, integrity_flags=[str(f) for f in flags],
                   trusted={k: v for k, v in trusted.items() if k != "changed"},
                   wall_seconds=time.monotonic() - start)
     return result, stage1.executed

@@ -16,11 +16,10 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from coursekit.paths import PACKAGE_DIR, data_dir
+from coursekit.paths import PACKAGE_DIR, data_dir, write_text_atomically
 
 MANIFEST_PATH = PACKAGE_DIR / "asset_manifest.json"
 
@@ -143,14 +142,6 @@ def _read_verified_cache() -> dict:
         return {}
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def _stamp(path: Path) -> list:
     info = path.stat()
     return [info.st_size, info.st_mtime_ns, info.st_ino]
@@ -197,7 +188,7 @@ def verify(name: str) -> Path:
     if changed:
         cache[name] = cache_entry
         try:
-            _write_atomically(_verified_cache_path(), json.dumps(cache, indent=1))
+            write_text_atomically(_verified_cache_path(), json.dumps(cache, indent=1))
         except OSError:
             pass  # a read-only data folder (the grading sandbox) only loses the fast path
     _verified_this_process.add(name)

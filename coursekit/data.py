@@ -20,12 +20,11 @@ import io
 import json
 import os
 import random
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from coursekit import assets
-from coursekit.paths import data_dir
+from coursekit.paths import data_dir, write_text_atomically
 
 SPLIT_SEED = 20261124  # fixed forever: changing it would reshuffle the reserved test split
 FRACTIONS = {"train": 0.7, "validation": 0.1, "test": 0.2}
@@ -178,20 +177,13 @@ def prepare(name: str, force: bool = False) -> Path:
     sizes = {}
     for split_name, examples in parts.items():
         lines = "".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in examples)
-        _write_atomically(_split_file(name, split_name), lines)
+        write_text_atomically(_split_file(name, split_name), lines)
         sizes[split_name] = {spec.label_names[c]: sum(1 for _, y in examples if y == c)
                              for c in range(len(spec.label_names))}
     manifest = {"fingerprint": _source_fingerprint(spec), "label_names": spec.label_names,
                 "sizes": sizes, "split_seed": SPLIT_SEED, "fractions": FRACTIONS}
-    _write_atomically(_manifest_file(name), json.dumps(manifest, indent=2))
+    write_text_atomically(_manifest_file(name), json.dumps(manifest, indent=2))
     return folder
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def read_split(name: str, split_name: str) -> LabelledTexts:

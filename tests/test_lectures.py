@@ -42,3 +42,15 @@ def test_lecture_executes_without_errors(path, tmp_path):
     client.execute()  # raises CellExecutionError on the first failing cell
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+
+
+MODELS = ["Word2Vec", "GloVe", "spaCy", "NLTK's part-of-speech tagger", "Punkt", "BERT", "DistilBERT", "ALBERT",
+          "ELMo", "Flair", "RoBERTa", "GPT-3", "Hugging Face Transformers", "TensorFlow Hub"]
+
+
+def test_topic_table_maps_every_model_a_student_hears_about():
+    table = (ROOT / "notebooks" / "README.md").read_text()
+    missing = [m for m in MODELS if m not in table]
+    assert not missing
+    for lecture in LECTURES:
+        assert lecture.name in table

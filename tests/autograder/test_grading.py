@@ -192,3 +192,22 @@ def test_a_killed_batch_resumes_without_loss_or_duplicates(graded_class, tmp_pat
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         assert sorted(s.student.id for s in gb.assignment_submissions(ASSIGNMENT)) == sorted(CHEAP)
+
+
+def test_without_bubblewrap_the_grader_refuses_unless_told_unsafe(tmp_path):
+    """PATH without bwrap/unshare/setpriv: the real command must refuse, or shout when forced."""
+    folder = tmp_path / "one"
+    write_class(folder, {"unchanged_release": af.submission()})
+    course = make_course(tmp_path / "course")
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent))
+    command = [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, str(folder), "--out", str(tmp_path / "out"),
+               "--course-dir", str(course), "--no-progress"]
+    refused = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    assert refused.returncode != 0 and "sandbox is unavailable" in refused.stderr + refused.stdout
+    assert not (tmp_path / "out" / "grades.csv").exists()
+    forced = subprocess.run(command + ["--unsafe-no-sandbox"], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    for path in [tmp_path / "out" / "grades.csv", tmp_path / "out" / "summary.md",
+                 tmp_path / "out" / "results" / "unchanged_release" / "results.json",
+                 tmp_path / "out" / "feedback" / "unchanged_release.html"]:
+        assert "unsafe-no-sandbox" in path.read_text(), path.name
