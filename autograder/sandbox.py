@@ -192,6 +192,12 @@ def _bwrap_args(run_dir: Path, limits: Limits, venv: Path, python_install: Path)
             args += ["--symlink", os.readlink(host), str(host)]
         elif host.is_dir():
             args += ["--ro-bind", str(host), str(host)]
+    # The writable tmpfs folders first: the project, its venv or the data may live under /tmp
+    # (a CI clone does), and a later tmpfs on /tmp would hide their binds.
+    args += ["--dev", "/dev", "--proc", "/proc",
+             "--size", str(int(limits.scratch_bytes)), "--tmpfs", "/tmp",
+             "--size", str(int(limits.scratch_bytes)), "--tmpfs", SANDBOX_HOME,
+             "--size", str(4 * 2**20), "--tmpfs", "/dev/shm"]
     py_src = run_dir / "python" if os.geteuid() == 0 else python_install
     args += ["--ro-bind", str(py_src), str(python_install)]
     args += ["--ro-bind", str(venv), str(venv)]
@@ -210,11 +216,7 @@ def _bwrap_args(run_dir: Path, limits: Limits, venv: Path, python_install: Path)
         if folder.is_dir():
             args += ["--size", "4096", "--tmpfs", str(folder), "--remount-ro", str(folder)]
 
-    args += ["--dev", "/dev", "--proc", "/proc",
-             "--size", str(int(limits.scratch_bytes)), "--tmpfs", "/tmp",
-             "--size", str(int(limits.scratch_bytes)), "--tmpfs", SANDBOX_HOME,
-             "--size", str(4 * 2**20), "--tmpfs", "/dev/shm",
-             "--ro-bind", str(run_dir / "runner.py"), f"{RUNNER_DIR}/runner.py",
+    args += ["--ro-bind", str(run_dir / "runner.py"), f"{RUNNER_DIR}/runner.py",
              "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", SANDBOX_HOME, "--clearenv"]
     for key, value in _env(limits, SANDBOX_HOME, venv).items():
         args += ["--setenv", key, value]

@@ -12,6 +12,9 @@ import copy
 import nbformat
 
 import assignment_fixtures as af
+from coursekit.paths import PROJECT_ROOT as ROOT, data_dir
+
+DATA = data_dir()
 
 ZERO = {k: 0 for k in af.FULL}
 
@@ -71,7 +74,7 @@ def attacks() -> dict[str, tuple[dict, dict[str, float]]]:
         "atk_forged_metadata": (_with_cell(_edit_tests(release, lambda c: {**c, "metadata": {"nbgrader": {**c["metadata"]["nbgrader"], "points": 100, "grade_id": "forged_" + c["metadata"]["nbgrader"]["grade_id"]}}}),
                                            "print('tests passed')"), ZERO),
         "atk_stale_outputs": (_edit_tests(release, lambda c: {**c, "outputs": passed_output, "execution_count": 1}), ZERO),
-        "atk_read_hidden": (_with_cell(release, "import os, glob\nfor p in ['/work/main/source', '/work/main/gradebook.db', '/work/main/autograder'] + glob.glob('/work/main/.data/datasets/*/test.jsonl'):\n    try:\n        print(p, open(p).read()[:100])\n    except Exception as e:\n        print('blocked', p, type(e).__name__)"), ZERO),
+        "atk_read_hidden": (_with_cell(release, f"import os, glob\nfor p in ['{ROOT}/source', '{ROOT}/gradebook.db', '{ROOT}/autograder'] + glob.glob('{DATA}/datasets/*/test.jsonl'):\n    try:\n        print(p, open(p).read()[:100])\n    except Exception as e:\n        print('blocked', p, type(e).__name__)"), ZERO),
         "atk_grading_env": (_with_cell(release, "import os\nprint({k: v for k, v in os.environ.items() if 'NBGRADER' in k or 'GRADE' in k})\nopen('/tmp/grades.csv', 'w').write('atk,100')"), ZERO),
         "atk_network": (_with_cell(release, "import urllib.request\ntry:\n    urllib.request.urlopen('http://1.1.1.1/', timeout=5)\nexcept Exception as e:\n    print('network blocked:', type(e).__name__)"), ZERO),
         "atk_sys_exit": (_with_cell(release, "import sys\nsys.exit(0)"), ZERO),

@@ -89,6 +89,10 @@ for name, timeout in (("plain", None), ("timeout", 3)):
 checks["net"] = net
 print(json.dumps(checks))
 '''
+    from coursekit.paths import PROJECT_ROOT, data_dir
+
+    # The probe looks where this checkout and its data folder really are (a CI clone may live under /tmp).
+    probe = probe.replace("/work/main/.data", str(data_dir())).replace("/work/main", str(PROJECT_ROOT))
     load = ("import coursekit.data as d, json\n"
             "tv = d.load_dataset('rotten_tomatoes', n_train=10)\n"
             "print(json.dumps({'n': len(tv.train), 'v': len(tv.validation)}))")
