@@ -16,7 +16,8 @@ ASSIGNMENT := finetune_last_layer
 # nbgrader runs helper programs (alembic) by name: the venv's bin must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Network cut for the tests when this user may make a network namespace.
-OFFLINE := $(shell unshare -n true 2>/dev/null && echo "env COURSE_TESTS_OFFLINE=1 unshare -n")
+# A new network namespace has only loopback, and it starts down: bring it up (Jupyter kernels talk over it).
+OFFLINE := $(shell command -v ip >/dev/null && unshare -n true 2>/dev/null && echo "env COURSE_TESTS_OFFLINE=1 unshare -n sh -c 'ip link set lo up && exec \"\$$@\"' offline")
 
 .PHONY: help setup release demo test test-fast bench calibrate clean-env
 .DEFAULT_GOAL := help
