@@ -73,7 +73,7 @@ def grade_batch(spec, submissions: Path, out_dir: Path, *, course_dir: Path, wor
             jobs[key] = worker.Job(sub.student, spec.name, sub.origin, sub.raw, sub.sha256, sub.problem,
                                    seed, unsafe_no_sandbox, limits)
     skipped = len(found) - len(jobs)
-    if skipped and progress:
+    if skipped:
         print(f"{skipped} submission(s) already graded with grader version and seed unchanged: skipped (--force regrades)")
 
     if jobs:
