@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,9 +35,7 @@ def make_class(n: int) -> dict[str, dict]:
 
 
 def make_course(path: Path) -> Path:
-    path.mkdir(parents=True)
-    shutil.copytree(ROOT / "source", path / "source")
-    shutil.copy(ROOT / "nbgrader_config.py", path)
+    af.make_course(path)
     subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", af.ASSIGNMENT, "--force"], cwd=path,
                    env=ENV, check=True, capture_output=True)
     return path

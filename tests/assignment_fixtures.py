@@ -8,6 +8,8 @@ points each must earn per graded cell (17 in all).
 from __future__ import annotations
 
 import copy
+import shutil
+from pathlib import Path
 
 import nbformat
 
@@ -22,6 +24,14 @@ FULL = {"test_encode_batch": 2, "test_inspect_model": 3, "test_classifier_shapes
 
 # A short training run: correct code, far too little data to reach the bar.
 SHORT_TRAINING = ("N_TRAIN = 1000", "N_TRAIN = 48"), ("EPOCHS = 3", "EPOCHS = 1")
+
+
+def make_course(path: Path) -> Path:
+    """A throwaway nbgrader course folder: a copy of source/ and the course's nbgrader_config.py."""
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(PROJECT_ROOT / "source", path / "source")
+    shutil.copy(PROJECT_ROOT / "nbgrader_config.py", path)
+    return path
 
 
 def _meta(cell):

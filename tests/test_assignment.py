@@ -3,7 +3,6 @@ without drift or leaks, solutions pass, stubs fail, fixtures score exactly."""
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,16 +22,9 @@ def nbgrader(*args, cwd, check=True):
                           text=True, check=check, timeout=3600)
 
 
-def make_course(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(ROOT / "source", path / "source")
-    shutil.copy(ROOT / "nbgrader_config.py", path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("course"))
+    course = af.make_course(tmp_path_factory.mktemp("course"))
     nbgrader("generate_assignment", af.ASSIGNMENT, "--force", cwd=course)
     return course
 

@@ -3,7 +3,6 @@ the core assignment's fixtures, 30 attacks and 40+ bad inputs."""
 import csv
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,13 +21,6 @@ from conftest import ROOT  # noqa: E402
 pytestmark = pytest.mark.slow
 ASSIGNMENT = af.ASSIGNMENT
 HIDDEN_MARKERS = ("BEGIN HIDDEN", "ACCURACY_BAR", "_bert3", "_distil5", "long_text", "_noisy")
-
-
-def make_course(path: Path) -> Path:
-    path.mkdir(parents=True)
-    shutil.copytree(ROOT / "source", path / "source")
-    shutil.copy(ROOT / "nbgrader_config.py", path)
-    return path
 
 
 def grade(submissions: Path, out: Path, course: Path, *extra: str, check=True) -> subprocess.CompletedProcess:
@@ -61,7 +53,7 @@ def graded_class(tmp_path_factory):
     write_class(base / "submissions", {k: v[0] for k, v in {**fixtures, **attack_set}.items()})
     release = json.loads(af.RELEASE.read_text())
     bad = bad_inputs.write_bad_inputs(release, base / "submissions")
-    course = make_course(base / "course")
+    course = af.make_course(base / "course")
     start = time.monotonic()
     run = grade(base / "submissions", base / "out", course, "--workers", "2", "--cell-timeout", "150")
     return {"out": base / "out", "course": course, "run": run, "fixtures": fixtures, "attacks": attack_set,
@@ -170,7 +162,7 @@ def test_regrading_twice_gives_identical_results(graded_class, tmp_path):
 def test_a_killed_batch_resumes_without_loss_or_duplicates(graded_class, tmp_path):
     folder = tmp_path / "subset"
     write_class(folder, {s: json.loads((graded_class["submissions"] / f"{s}.ipynb").read_text()) for s in CHEAP})
-    course = make_course(tmp_path / "course")
+    course = af.make_course(tmp_path / "course")
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     command = [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, str(folder), "--out", str(tmp_path / "out"),
                "--course-dir", str(course), "--no-progress", "--workers", "1"]
@@ -199,7 +191,7 @@ def test_without_bubblewrap_the_grader_refuses_unless_told_unsafe(tmp_path):
     """PATH without bwrap/unshare/setpriv: the real command must refuse, or shout when forced."""
     folder = tmp_path / "one"
     write_class(folder, {"unchanged_release": af.submission()})
-    course = make_course(tmp_path / "course")
+    course = af.make_course(tmp_path / "course")
     env = dict(os.environ, PATH=str(Path(sys.executable).parent))
     command = [sys.executable, "-m", "autograder", "grade", ASSIGNMENT, str(folder), "--out", str(tmp_path / "out"),
                "--course-dir", str(course), "--no-progress"]
