@@ -8,8 +8,8 @@ classifier and measures accuracy on the reserved test split.
 
 Speed: when the frozen part is proven identical, the encoder's output up to
 the last layer is the same for every honest submission, so it is computed
-once per grader process (``PrefixCache``) and only the last layer and the
-head run per submission.
+once per machine (``autograder.prefix_cache``) and only the last layer and
+the head run per submission.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from autograder import prefix_cache
 from autograder.heldout import reserved_test_split
 from coursekit import models
 
@@ -141,10 +142,14 @@ class FinetuneLastLayerChecker:
         return report
 
     # ----------------------------------------------------------- accuracy
+    def _order(self) -> list[int]:
+        """Test examples sorted by length, so padding stays small."""
+        return sorted(range(len(self.test)), key=lambda i: len(self.test.texts[i]))
+
     @torch.no_grad()
     def _batches(self):
-        """Tokenized test batches, sorted by length so padding stays small."""
-        order = sorted(range(len(self.test)), key=lambda i: len(self.test.texts[i]))
+        """Tokenized test batches, in length order."""
+        order = self._order()
         for start in range(0, len(order), 64):
             chosen = order[start:start + 64]
             batch = self.tokenizer([self.test.texts[i] for i in chosen], padding="longest", truncation=True,
@@ -152,13 +157,17 @@ class FinetuneLastLayerChecker:
             yield batch, torch.tensor([self.test.labels[i] for i in chosen])
 
     @torch.no_grad()
+    def _compute_prefix(self):
+        return [(self.encoder(**batch, output_hidden_states=True).hidden_states[-2], batch["attention_mask"], labels)
+                for batch, labels in self._batches()]
+
     def _prefix(self):
-        """Hidden states entering the last layer, computed once with the pretrained weights."""
+        """Hidden states entering the last layer, from the pretrained weights: on disk, shared by all workers."""
         if self._prefix_batches is None:
-            self._prefix_batches = []
-            for batch, labels in self._batches():
-                states = self.encoder(**batch, output_hidden_states=True).hidden_states[-2]
-                self._prefix_batches.append((states, batch["attention_mask"], labels))
+            settings = f"{self.spec.dataset}|{self.spec.max_length}|64|{type(self.tokenizer).__name__}|{len(self.tokenizer)}"
+            key = prefix_cache.cache_key(self.encoder, self.test.texts, self.test.labels, settings)
+            labels = [self.test.labels[i] for i in self._order()]
+            self._prefix_batches = prefix_cache.load_or_build(key, labels, self._compute_prefix)
         return self._prefix_batches
 
     @torch.no_grad()

@@ -76,6 +76,7 @@ checks = {
     "test_split": can_read(PATHS["test_split"]),
     "raw": can_read(str(raw)),
     "train": can_read(PATHS["train"]),
+    "grader_cache": os.path.exists(PATHS["grader_cache"]),
     "uid": os.getuid(),
     "env_grading": [k for k in os.environ if "NBGRADER" in k],
 }
@@ -98,7 +99,9 @@ print(json.dumps(checks))
     paths = {"source": PROJECT_ROOT / "source", "readme": PROJECT_ROOT / "README.md",
              "tests": PROJECT_ROOT / "tests", "conftest": PROJECT_ROOT / "tests" / "conftest.py",
              "autograder": PROJECT_ROOT / "autograder",
-             "test_split": split_dir / "test.jsonl", "train": split_dir / "train.jsonl"}
+             "test_split": split_dir / "test.jsonl", "train": split_dir / "train.jsonl",
+             "grader_cache": data_dir() / "grader"}
+    paths["grader_cache"].mkdir(exist_ok=True)  # holds features of the test split (autograder.prefix_cache)
     missing = [str(path) for path in paths.values() if not path.exists()]
     assert not missing, missing
     probe = probe.replace("@PATHS@", repr(json.dumps({k: str(v) for k, v in paths.items()})))
@@ -114,7 +117,7 @@ print(json.dumps(checks))
     assert result.status == "ok", (result.reason, result.log)
     checks = last_json(result, 0)
     assert checks["uid"] == 65534
-    for key in ("source", "tests", "autograder", "test_split", "raw"):
+    for key in ("source", "tests", "autograder", "test_split", "raw", "grader_cache"):
         assert checks[key] is False, key
     assert checks["train"] is True
     assert checks["env_grading"] == []

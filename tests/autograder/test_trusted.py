@@ -63,3 +63,34 @@ def test_freeze_check_is_bit_exact(checker):
 def test_cached_prefix_gives_the_same_accuracy_as_the_full_model(checker):
     tensors = honest_weights(checker, touch=[k for k in checker.pretrained if k.startswith("encoder.encoder.layer.5.")])
     assert checker.accuracy(tensors, fast=True) == checker.accuracy(tensors, fast=False)
+
+
+def _fresh_checker_that_must_not_compute():
+    fresh = type(worker.checker_for(SPEC))(SPEC)
+
+    def refuse():
+        raise AssertionError("the prefix was recomputed although a good file is on disk")
+
+    fresh._compute_prefix = refuse
+    return fresh
+
+
+@pytest.mark.slow
+def test_prefix_is_kept_on_disk_outside_the_sandbox_and_rebuilt_if_damaged(checker):
+    from coursekit.paths import data_dir
+
+    tensors = honest_weights(checker, touch=[k for k in checker.pretrained if k.startswith("encoder.encoder.layer.5.")])
+    expected = checker.accuracy(tensors, fast=False)
+    checker.accuracy(tensors, fast=True)
+    files = sorted((data_dir() / "grader").glob("prefix-*.safetensors"))
+    assert files, "the first trusted check writes the prefix file"
+    newest = max(files, key=lambda p: p.stat().st_mtime)
+
+    # A second grader process (here: a fresh checker) reads the file instead of recomputing.
+    assert _fresh_checker_that_must_not_compute().accuracy(tensors, fast=True) == expected
+
+    # A truncated file is not trusted: the next checker rebuilds it and gets the same number.
+    newest.write_bytes(newest.read_bytes()[:1000])
+    rebuilt = type(checker)(SPEC)
+    assert rebuilt.accuracy(tensors, fast=True) == expected
+    assert _fresh_checker_that_must_not_compute().accuracy(tensors, fast=True) == expected
