@@ -55,7 +55,7 @@ def _base(job: Job, cells) -> dict:
             "max_scores": {c.grade_id: c.points for c in cells},
             "manual": [c.grade_id for c in cells if c.kind == "manual"],
             "notes": {}, "integrity_flags": [], "trusted": None, "unsafe_no_sandbox": job.unsafe_no_sandbox,
-            "wall_seconds": 0.0, "notebook_seconds": 0.0}
+            "wall_seconds": 0.0, "notebook_seconds": 0.0, "trusted_seconds": 0.0}
 
 
 def grade(job: Job) -> tuple[dict, dict | None]:
@@ -84,7 +84,9 @@ def grade(job: Job) -> tuple[dict, dict | None]:
         return result, None
 
     notebook_scores = scoring.in_notebook_scores(stage1.executed, cells)
+    trusted_start = time.monotonic()
     trusted = checker_for(spec).check(stage1.exported).as_dict()
+    result["trusted_seconds"] = time.monotonic() - trusted_start
     scores, notes = scoring.final_scores(spec, cells, notebook_scores, trusted, flags,
                                          scoring.test_positions(dict(runnable)))
     status = {"ok": "graded", "output_too_large": "graded", "timeout": "timeout",
