@@ -52,12 +52,12 @@ def reference_script(seed: int) -> str:
     return "\n\n".join(parts)
 
 
-def train_seed(seed: int, threads: int) -> tuple[dict, bytes, float]:
-    """Train the reference in a fresh process; return its printout, weights and wall time."""
+def train_seed(seed: int, threads: int, script: str | None = None) -> tuple[dict, bytes, float]:
+    """Train the reference (or a variant of its script) in a fresh process; return its printout, weights, wall time."""
     with tempfile.TemporaryDirectory() as work:
         env = dict(os.environ, COURSE_THREADS=str(threads), MPLBACKEND="Agg")
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", reference_script(seed)], cwd=work, env=env,
+        done = subprocess.run([sys.executable, "-c", script or reference_script(seed)], cwd=work, env=env,
                               capture_output=True, text=True, check=True)
         wall = time.perf_counter() - start
         line = next(l for l in done.stdout.splitlines() if l.startswith("RESULT "))

@@ -1,0 +1,105 @@
+"""Screen training recipes for the core assignment before calibrating one.
+
+Each variant edits the reference solution (learning rate, schedule, how the
+head starts) and runs it on a few seeds, paired: the same seeds draw the same
+training snippets, so differences between variants come from the recipe.
+Test accuracy is measured by the grader's trusted checker, exactly as in
+calibrate_finetune_last_layer.py. The chosen recipe then goes into source/ and
+through `make calibrate`.
+
+Usage: .venv/bin/python benchmarks/screen_recipes_finetune_last_layer.py lr2e-4,lr5e-5 1,6,4,3
+Results are appended (one JSON object per run) to
+benchmarks/results/recipe_screen_finetune_last_layer.jsonl.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parent)]
+import calibrate_finetune_last_layer as calibrate  # noqa: E402
+
+OUT = calibrate.ROOT / "benchmarks" / "results" / "recipe_screen_finetune_last_layer.jsonl"
+
+
+def learning_rate(value: str):
+    return (re.compile(r"LEARNING_RATE = \S+"), f"LEARNING_RATE = {value}")
+
+
+def literal(old: str, new: str):
+    return (re.compile(re.escape(old)), new.replace("\\", "\\\\"))
+
+
+# The learning rate falls linearly per epoch, from its start value to a third of it.
+DECAY = literal("    loss_curve += train_one_epoch(",
+                "    for _g in optimizer.param_groups: _g['lr'] = _g.setdefault('lr0', _g['lr']) * (EPOCHS - epoch) / EPOCHS\n"
+                "    loss_curve += train_one_epoch(")
+# Frozen blocks in eval mode while training: no dropout noise in their output.
+EVAL_FROZEN = literal("    classifier.train()\n",
+                      "    classifier.train()\n    for _m in classifier.modules():\n        _ps = list(_m.parameters())\n"
+                      "        if _ps and not any(p.requires_grad for p in _ps): _m.eval()\n")
+# A ten times larger learning rate for the new head than for the pretrained layer.
+HEAD_LR = literal("optimizer = make_optimizer(classifier, lr=LEARNING_RATE)",
+                  "optimizer = torch.optim.AdamW([{'params': list(classifier.head.parameters()), 'lr': 2e-3}, "
+                  "{'params': [p for n, p in classifier.named_parameters() if p.requires_grad and not n.startswith('head.')]}], "
+                  "lr=LEARNING_RATE)")
+# Linear probe, then fine-tune: fit the head on frozen features first (300 full-batch steps).
+PROBE_FIRST = literal("shuffler = torch.Generator().manual_seed(SEED)\n", """shuffler = torch.Generator().manual_seed(SEED)
+classifier.eval()
+with torch.no_grad():
+    _feats = []
+    for _s in range(0, len(sets.train), 64):
+        _b = encode_batch(tokenizer, sets.train.texts[_s:_s + 64])
+        _out = classifier.encoder(input_ids=_b["input_ids"], attention_mask=_b["attention_mask"]).last_hidden_state
+        _feats.append(mean_pool(_out, _b["attention_mask"]))
+    _feats = torch.cat(_feats)
+    _y = torch.tensor(sets.train.labels)
+_opt = torch.optim.AdamW(classifier.head.parameters(), lr=1e-2, weight_decay=1e-2)
+for _ in range(300):
+    _loss = nn.functional.cross_entropy(classifier.head(_feats), _y)
+    _opt.zero_grad(); _loss.backward(); _opt.step()
+""")
+
+# A random training sample (about 58% fresh, like the validation and test splits) instead of a balanced one.
+NATURAL_MIX = literal("balanced=True", "balanced=False")
+
+VARIANTS = {
+    "lr2e-4": [learning_rate("2e-4")],
+    "lr1e-4": [learning_rate("1e-4")],
+    "lr5e-5": [learning_rate("5e-5")],
+    "lr5e-4": [learning_rate("5e-4")],
+    "lr5e-4_decay": [learning_rate("5e-4"), DECAY],
+    "lr2e-4_eval_frozen": [learning_rate("2e-4"), EVAL_FROZEN],
+    "lr2e-4_head_lr_2e-3": [learning_rate("2e-4"), HEAD_LR],
+    "lr2e-4_probe_first": [learning_rate("2e-4"), PROBE_FIRST],
+    "lr5e-5_natural_mix": [learning_rate("5e-5"), NATURAL_MIX],
+    "lr1e-4_natural_mix": [learning_rate("1e-4"), NATURAL_MIX],
+    "lr1e-4_natural_mix_4_epochs": [learning_rate("1e-4"), NATURAL_MIX, literal("EPOCHS = 3", "EPOCHS = 4")],
+    "lr5e-5_natural_mix_4_epochs": [learning_rate("5e-5"), NATURAL_MIX, literal("EPOCHS = 3", "EPOCHS = 4")],
+}
+
+
+def run(name: str, seed: int) -> dict:
+    script = calibrate.reference_script(seed)
+    for pattern, replacement in VARIANTS[name]:
+        script, count = pattern.subn(replacement, script, count=1)
+        assert count == 1, (name, pattern.pattern)
+    result, weights, wall = calibrate.train_seed(seed, threads=1, script=script)
+    return {"variant": name, **calibrate.measure(seed, result, weights, wall)}
+
+
+def main() -> None:
+    names, seeds = sys.argv[1].split(","), [int(s) for s in sys.argv[2].split(",")]
+    jobs = [(name, seed) for name in names for seed in seeds]
+    with ThreadPoolExecutor(2) as pool:
+        for row in pool.map(lambda job: run(*job), jobs):
+            print(json.dumps(row), flush=True)
+            with OUT.open("a") as handle:
+                handle.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
