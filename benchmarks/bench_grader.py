@@ -118,8 +118,12 @@ def this_grader(klass: dict, tmp: Path, workers: int) -> tuple[dict, list[dict]]
                                 "--workers", str(workers), "--no-progress"], ROOT)
     stored = [json.loads(p.read_text()) for p in (tmp / "out" / ".store").glob("*.json")]
     assert len(stored) == len(klass), "every submission graded once"
-    assert all(r["status"] == "graded" and sum(r["scores"].values()) == 17 for r in stored), \
-        [(r["student"], r["status"], r["scores"]) for r in stored]
+    from autograder import assignments
+
+    bar = assignments.FINETUNE_LAST_LAYER.accuracy_threshold
+    for r in stored:  # every part full, except accuracy when a small training set missed the bar
+        expected = dict(af.FULL, test_accuracy=af.FULL["test_accuracy"] if r["trusted"]["accuracy"] >= bar else 0)
+        assert r["status"] == "graded" and r["scores"] == expected, (r["student"], r["status"], r["scores"], r["trusted"])
     overhead = [r["wall_seconds"] / r["notebook_seconds"] - 1 for r in stored]
     trusted = [r["trusted_seconds"] / r["notebook_seconds"] for r in stored]
     return ({"workers": workers, "total_seconds": round(total, 1),
@@ -129,7 +133,8 @@ def this_grader(klass: dict, tmp: Path, workers: int) -> tuple[dict, list[dict]]
              "mean_trusted_check_seconds": round(statistics.mean(r["trusted_seconds"] for r in stored), 2),
              "overhead_per_submission": {"mean": round(statistics.mean(overhead), 3), "max": round(max(overhead), 3),
                                          "of_which_trusted_checks_mean": round(statistics.mean(trusted), 3)},
-             "peak_rss_mb_process_tree": peak}, stored)
+             "peak_rss_mb_process_tree": peak,
+             "reached_the_accuracy_bar": f"{sum(r['scores']['test_accuracy'] > 0 for r in stored)} of {len(stored)}"}, stored)
 
 
 def prefix_cache_cost() -> dict:
@@ -160,11 +165,13 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         result["plain_nbgrader"] = plain_nbgrader(klass, tmp)
+        OUT.with_suffix(".partial.json").write_text(json.dumps(result, indent=2) + "\n")  # survives a later failure
         result["this_grader"], _ = this_grader(klass, tmp, args.workers)
     result["throughput_ratio"] = round(result["plain_nbgrader"]["total_seconds"] / result["this_grader"]["total_seconds"], 2)
     result["load_average_at_end"] = round(os.getloadavg()[0], 2)
     result["targets"] = {"throughput_ratio": ">= 1.3", "overhead_per_submission": "<= 0.15 (mean)"}
     OUT.write_text(json.dumps(result, indent=2) + "\n")
+    OUT.with_suffix(".partial.json").unlink(missing_ok=True)
     print(json.dumps(result, indent=2))
 
 
