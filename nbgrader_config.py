@@ -11,6 +11,8 @@ c.CourseDirectory.course_id = "nlp-transfer"
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "release"
+# Never copied between course folders: what running a notebook in place exports for the grader.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "submission_export"]
 # Student data lives outside git (see .gitignore).
 c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"

@@ -29,9 +29,7 @@ SHORT_TRAINING = ("N_TRAIN = 1000", "N_TRAIN = 48"), ("EPOCHS = 3", "EPOCHS = 1"
 def make_course(path: Path) -> Path:
     """A throwaway nbgrader course folder: a copy of source/ and the course's nbgrader_config.py."""
     path.mkdir(parents=True, exist_ok=True)
-    # only the instructor's files: a notebook run in place may have left its export next to it
-    shutil.copytree(PROJECT_ROOT / "source", path / "source",
-                    ignore=shutil.ignore_patterns("submission_export", ".ipynb_checkpoints"))
+    shutil.copytree(PROJECT_ROOT / "source", path / "source")
     shutil.copy(PROJECT_ROOT / "nbgrader_config.py", path)
     return path
 
