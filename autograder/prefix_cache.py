@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
 import transformers
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
+from autograder.store import write_atomically
 from coursekit.paths import data_dir
 
 FORMAT = "prefix-v1"
@@ -53,18 +52,11 @@ def _save(batches: Batches, path: Path) -> None:
     tensors = {}
     for i, (states, mask, labels) in enumerate(batches):
         tensors[f"{i}.states"], tensors[f"{i}.mask"], tensors[f"{i}.labels"] = states.contiguous(), mask.contiguous(), labels
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomically(path, save(tensors))
 
 
 def _load(path: Path, expected_labels: list[int]) -> Batches | None:
-    """The stored batches, or None if the file does not hold what this key promises."""
+    """The stored batches, or None if the file is missing or does not hold what this key promises."""
     try:
         tensors = load_file(str(path))
     except Exception:
@@ -82,17 +74,14 @@ def _load(path: Path, expected_labels: list[int]) -> Batches | None:
 def load_or_build(key: str, expected_labels: list[int], build: Callable[[], Batches]) -> Batches:
     """The cached batches for key; built (once, under a lock) if missing or unusable."""
     path = cache_path(key)
+    batches = _load(path, expected_labels)
+    if batches is not None:
+        return batches
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        batches = _load(path, expected_labels)
-        if batches is not None:
-            return batches
     with open(path.parent / f"{path.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be building it right now
-        if path.exists():
-            batches = _load(path, expected_labels)
-            if batches is not None:
-                return batches
-        batches = build()
-        _save(batches, path)
+        batches = _load(path, expected_labels)  # ... and may have finished while we waited
+        if batches is None:
+            batches = build()
+            _save(batches, path)
         return batches

@@ -25,6 +25,7 @@ from coursekit import models
 
 MAX_HEADER_BYTES = 1 << 20
 MAX_TENSORS = 1000
+TEST_BATCH = 64  # test examples per forward pass
 
 
 @dataclass
@@ -150,8 +151,8 @@ class FinetuneLastLayerChecker:
     def _batches(self):
         """Tokenized test batches, in length order."""
         order = self._order()
-        for start in range(0, len(order), 64):
-            chosen = order[start:start + 64]
+        for start in range(0, len(order), TEST_BATCH):
+            chosen = order[start:start + TEST_BATCH]
             batch = self.tokenizer([self.test.texts[i] for i in chosen], padding="longest", truncation=True,
                                    max_length=self.spec.max_length, return_tensors="pt")
             yield batch, torch.tensor([self.test.labels[i] for i in chosen])
@@ -164,7 +165,7 @@ class FinetuneLastLayerChecker:
     def _prefix(self):
         """Hidden states entering the last layer, from the pretrained weights: on disk, shared by all workers."""
         if self._prefix_batches is None:
-            settings = f"{self.spec.dataset}|{self.spec.max_length}|64|{type(self.tokenizer).__name__}|{len(self.tokenizer)}"
+            settings = f"{self.spec.dataset}|{self.spec.max_length}|{TEST_BATCH}|{type(self.tokenizer).__name__}|{len(self.tokenizer)}"
             key = prefix_cache.cache_key(self.encoder, self.test.texts, self.test.labels, settings)
             labels = [self.test.labels[i] for i in self._order()]
             self._prefix_batches = prefix_cache.load_or_build(key, labels, self._compute_prefix)
