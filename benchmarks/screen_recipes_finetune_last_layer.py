@@ -66,6 +66,27 @@ for _ in range(300):
 # A random training sample (about 58% fresh, like the validation and test splits) instead of a balanced one.
 NATURAL_MIX = literal("balanced=True", "balanced=False")
 
+# Cross-entropy against smoothed targets (10% of the mass spread over the classes).
+LABEL_SMOOTHING = literal('targets)\n        optimizer.zero_grad()', 'targets, label_smoothing=0.1)\n        optimizer.zero_grad()')
+# Stronger decoupled weight decay (AdamW's default is 0.01).
+WEIGHT_DECAY = literal("if p.requires_grad], lr=lr)", "if p.requires_grad], lr=lr, weight_decay=0.1)")
+# Evaluate an exponential moving average of the trainable weights (decay 0.98 per step), not the last step's.
+EMA = literal("""for epoch in tqdm(range(EPOCHS), desc="epochs"):
+    loss_curve += train_one_epoch(classifier, optimizer, sets.train.texts, sets.train.labels, BATCH_SIZE, shuffler)""",
+"""_live = [p for p in classifier.parameters() if p.requires_grad]
+_avg = [p.detach().clone() for p in _live]
+_step = optimizer.step
+def _step_and_average(*a, **k):
+    out = _step(*a, **k)
+    with torch.no_grad():
+        for _a, _p in zip(_avg, _live): _a.mul_(0.98).add_(_p.detach(), alpha=0.02)
+    return out
+optimizer.step = _step_and_average
+for epoch in tqdm(range(EPOCHS), desc="epochs"):
+    loss_curve += train_one_epoch(classifier, optimizer, sets.train.texts, sets.train.labels, BATCH_SIZE, shuffler)
+with torch.no_grad():
+    for _a, _p in zip(_avg, _live): _p.copy_(_a)""")
+
 VARIANTS = {
     "lr2e-4": [learning_rate("2e-4")],
     "lr1e-4": [learning_rate("1e-4")],
@@ -79,6 +100,14 @@ VARIANTS = {
     "lr1e-4_natural_mix": [learning_rate("1e-4"), NATURAL_MIX],
     "lr1e-4_natural_mix_4_epochs": [learning_rate("1e-4"), NATURAL_MIX, literal("EPOCHS = 3", "EPOCHS = 4")],
     "lr5e-5_natural_mix_4_epochs": [learning_rate("5e-5"), NATURAL_MIX, literal("EPOCHS = 3", "EPOCHS = 4")],
+    "lr1e-4_natural_mix_label_smoothing": [LABEL_SMOOTHING],
+    "lr1e-4_natural_mix_weight_decay_0.1": [WEIGHT_DECAY],
+    "lr1e-4_natural_mix_ema": [EMA],
+    "lr2e-4_natural_mix_ema": [learning_rate("2e-4"), EMA],
+    "lr2e-4_natural_mix_decay": [learning_rate("2e-4"), DECAY],
+    "lr4e-4_natural_mix_ema": [learning_rate("4e-4"), EMA],
+    "lr2e-4_natural_mix_ema_0.99": [learning_rate("2e-4"), EMA, literal("_a.mul_(0.98).add_(_p.detach(), alpha=0.02)", "_a.mul_(0.99).add_(_p.detach(), alpha=0.01)")],
+    "lr1e-4_natural_mix_batch_8": [literal("BATCH_SIZE = 16", "BATCH_SIZE = 8")],
 }
 
 
