@@ -28,7 +28,7 @@ help: ## List the targets and how long each takes
 	@echo "make test-fast  the tests that run no notebook and train nothing (~2 min)"
 	@echo "make setup      only the environment and data (~3 min cold, ~2 s warm)"
 	@echo "make release    regenerate release/ from source/ with nbgrader (~15 s)"
-	@echo "make bench      benchmarks: set-up, assets, assignment budgets, grader throughput; writes benchmarks/results/ (~25 min)"
+	@echo "make bench      benchmarks: set-up, assets, assignment budgets, lectures, thread scaling, grader throughput; writes benchmarks/results/ (~55 min)"
 	@echo "make calibrate  rerun the reference solution over 10 seeds and rederive the accuracy bar (~15 min)"
 	@echo "make clean-env  delete .venv and .data"
 
@@ -71,6 +71,8 @@ test-fast: setup
 bench: setup release
 	$(PY) benchmarks/bench_setup.py
 	$(PY) benchmarks/bench_assignment.py
+	$(PY) benchmarks/bench_lectures.py
+	$(PY) benchmarks/bench_thread_scaling.py
 	$(PY) benchmarks/bench_grader.py
 
 calibrate: setup

@@ -8,6 +8,10 @@ Reports submissions per hour, wall seconds per submission, the grader's
 overhead over the notebook's own execution time (split into the trusted
 checks and the rest), and peak memory of each side's whole process tree.
 
+Each sandboxed notebook runs on one torch thread (the two workers share the
+two cores); plain nbgrader runs one notebook at a time on 2 threads.
+benchmarks/bench_thread_scaling.py explains why that caps the ratio.
+
 The trusted checks keep the frozen encoder's output on the test split on
 disk (autograder/prefix_cache.py), built once per machine. The benchmark
 warms it first and reports what building it costs, separately.
