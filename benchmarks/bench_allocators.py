@@ -11,6 +11,9 @@ two glibc runs differed by 8%, more than any allocator's effect; tcmalloc
 grader benchmark run with tcmalloc preloaded in the sandbox (grader_throughput.json)
 gave a mean notebook time of 64.4 s, against 64.8 s without. The sandbox keeps glibc.
 
+Needs Debian libjemalloc2 and libtcmalloc-minimal4 (a missing library is skipped by the
+loader with a warning, and the run silently uses glibc).
+
 Usage: .venv/bin/python benchmarks/bench_allocators.py
 """
 import json
