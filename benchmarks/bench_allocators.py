@@ -18,11 +18,10 @@ Usage: .venv/bin/python benchmarks/bench_allocators.py
 """
 import json
 import os
-import re
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from notebook_timer import time_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "allocators.json"
@@ -30,19 +29,11 @@ SOURCE = ROOT / "source" / "finetune_last_layer" / "finetune_last_layer.ipynb"
 ALLOCATORS = {"glibc": "", "jemalloc": "libjemalloc.so.2", "tcmalloc": "libtcmalloc_minimal.so.4", "glibc again": ""}
 
 
-def child_script() -> str:
-    """The timed notebook runner of bench_assignment.py, reused as is."""
-    text = (ROOT / "benchmarks" / "bench_assignment.py").read_text()
-    return re.search(r'CHILD = r"""(.*?)"""', text, re.S).group(1)
-
-
 def run(notebook: Path, preload: str) -> dict:
     env = dict(os.environ, COURSE_THREADS="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg", LD_PRELOAD=preload)
-    done = subprocess.run([sys.executable, "-c", child_script(), str(notebook)], capture_output=True, text=True,
-                          env=env, check=True)
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    cells = dict(report["cells"])
-    return {"notebook_seconds": round(report["total"], 1), "training_seconds": round(cells["run_training"], 1),
+    report = time_notebook(notebook, notebook.parent, env)
+    cells = {c["grade_id"]: c["seconds"] for c in report["cells"] if c["grade_id"]}
+    return {"notebook_seconds": round(report["seconds"], 1), "training_seconds": round(cells["run_training"], 1),
             "evaluate_seconds": round(cells["evaluate"], 1)}
 
 

@@ -7,49 +7,30 @@ Usage: .venv/bin/python benchmarks/bench_assignment.py
 """
 import json
 import os
-import resource
-import subprocess
-import sys
+import tempfile
 import time
 from pathlib import Path
 
+from notebook_timer import time_notebook
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "assignment_budgets.json"
-
-CHILD = r"""
-import json, sys, time, tempfile, resource
-import nbformat
-from nbclient import NotebookClient
-nb = nbformat.read(sys.argv[1], as_version=4)
-work = tempfile.mkdtemp()
-times = []
-client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": work}})
-start = time.perf_counter()
-with client.setup_kernel():
-    for index, cell in enumerate(nb.cells):
-        t = time.perf_counter()
-        client.execute_cell(cell, index)
-        times.append((cell.metadata.get("nbgrader", {}).get("grade_id", f"cell{index}"), time.perf_counter() - t))
-total = time.perf_counter() - start
-print(json.dumps({"total": total, "cells": times}))
-"""
 
 
 def main():
     env = dict(os.environ, COURSE_THREADS="2", MPLBACKEND="Agg")
     source = ROOT / "source" / "finetune_last_layer" / "finetune_last_layer.ipynb"
     wall = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", CHILD, str(source)], capture_output=True, text=True, env=env, check=True)
+    with tempfile.TemporaryDirectory() as work:
+        report = time_notebook(source, Path(work), env)
     wall = time.perf_counter() - wall
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # largest descendant: the kernel
-    cells = dict(report["cells"])
+    cells = {c["grade_id"] or f"cell{c['index']}": c["seconds"] for c in report["cells"]}
     result = {
         "machine": f"{os.cpu_count()} cores, torch threads 2",
-        "notebook_seconds": round(report["total"], 1),
+        "notebook_seconds": round(report["seconds"], 1),
         "training_cell_seconds": round(cells["run_training"], 1),
         "slowest_cells": sorted(((k, round(v, 1)) for k, v in cells.items()), key=lambda kv: -kv[1])[:6],
-        "peak_rss_mb": round(peak_kib / 1024),
+        "peak_rss_mb": round(report["peak_kib"] / 1024),
         "budgets": {"notebook_seconds": 180, "training_cell_seconds": 60, "peak_rss_mb": 2048},
         "process_wall_seconds": round(wall, 1),
     }
