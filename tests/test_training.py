@@ -1,8 +1,8 @@
-"""coursekit.training.WeightAverage on a small real model and a real optimizer."""
+"""coursekit.training: WeightAverage on a small real model and optimizer; batches_by_length on real review snippets."""
 import pytest
 import torch
 
-from coursekit.training import WeightAverage
+from coursekit.training import WeightAverage, batches_by_length
 
 
 def model_with_frozen_first_layer():
@@ -63,3 +63,49 @@ def test_a_removed_hook_stops_updating():
 def test_a_decay_outside_zero_to_one_is_refused(decay):
     with pytest.raises(ValueError, match="decay"):
         WeightAverage(model_with_frozen_first_layer(), decay=decay)
+
+
+# ------------------------------------------------------------ batches_by_length
+def padded_positions(batches, lengths):
+    """Token positions a dynamically padded batch holds: its longest text times its size."""
+    return sum(max(lengths[i] for i in batch) * len(batch) for batch in batches)
+
+
+@pytest.fixture(scope="module")
+def snippets():
+    from coursekit import data
+
+    return data.load_dataset("rotten_tomatoes", n_train=1000, balanced=False, seed=0).train.texts
+
+
+def test_every_index_once_in_full_batches_but_the_last(snippets):
+    batches = batches_by_length(snippets, 16, torch.Generator().manual_seed(0))
+    assert sorted(i for batch in batches for i in batch) == list(range(len(snippets)))
+    assert sorted(len(batch) for batch in batches)[1:] == [16] * (len(batches) - 1)
+    assert len(batches) == -(-len(snippets) // 16)
+
+
+def test_grouping_cuts_padding_against_random_batches(snippets):
+    lengths = [len(text) for text in snippets]
+    shuffled = torch.randperm(len(snippets), generator=torch.Generator().manual_seed(0)).tolist()
+    random_batches = [shuffled[s:s + 16] for s in range(0, len(shuffled), 16)]
+    grouped = batches_by_length(snippets, 16, torch.Generator().manual_seed(0))
+    assert padded_positions(grouped, lengths) < 0.8 * padded_positions(random_batches, lengths)
+
+
+def test_epochs_differ_and_a_seed_repeats_them(snippets):
+    generator = torch.Generator().manual_seed(3)
+    first, second = batches_by_length(snippets, 16, generator), batches_by_length(snippets, 16, generator)
+    assert first != second
+    assert batches_by_length(snippets, 16, torch.Generator().manual_seed(3)) == first
+
+
+def test_without_a_generator_batches_follow_length_order():
+    texts = ["a much longer text", "tiny", "mid length", "xy"]
+    assert batches_by_length(texts, 2) == [[3, 1], [2, 0]]
+    assert batches_by_length(texts, 3, length=lambda t: -len(t)) == [[0, 2, 1], [3]]
+
+
+def test_a_batch_size_below_one_is_refused():
+    with pytest.raises(ValueError, match="batch_size"):
+        batches_by_length(["a"], 0)
