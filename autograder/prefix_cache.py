@@ -10,9 +10,9 @@ submission.
 The file lives in ``<data dir>/grader/``, which the sandbox never mounts.
 Its name is a hash of everything that determines its content (weights,
 test texts and labels, tokenizer settings, library versions), so a change
-to any of them simply makes a new file. A lock makes one process build it
-while the others wait; the write is atomic, so a killed build leaves nothing
-half-written.
+to any of them simply makes a new file, and building it deletes the old
+ones. A lock makes one process build it while the others wait; the write
+is atomic, so a killed build leaves nothing half-written.
 """
 from __future__ import annotations
 
@@ -84,4 +84,12 @@ def load_or_build(key: str, expected_labels: list[int], build: Callable[[], Batc
         if batches is None:
             batches = build()
             _save(batches, path)
+            _remove_stale(path)
         return batches
+
+
+def _remove_stale(current: Path) -> None:
+    """Delete the files of earlier keys (older weights, data or libraries): ~110 MB each, never read again."""
+    for old in current.parent.glob("prefix-*.safetensors*"):
+        if old.name not in (current.name, f"{current.name}.lock"):
+            old.unlink(missing_ok=True)

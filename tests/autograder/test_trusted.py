@@ -90,7 +90,11 @@ def test_prefix_is_kept_on_disk_outside_the_sandbox_and_rebuilt_if_damaged(check
     assert _fresh_checker_that_must_not_compute().accuracy(tensors, fast=True) == expected
 
     # A truncated file is not trusted: the next checker rebuilds it and gets the same number.
+    # Building also deletes the file of an earlier key (here a planted one).
     newest.write_bytes(newest.read_bytes()[:1000])
+    stale = newest.with_name("prefix-v0-000000000000000000000000.safetensors")
+    stale.write_bytes(b"from an older grader")
     rebuilt = type(checker)(SPEC)
     assert rebuilt.accuracy(tensors, fast=True) == expected
+    assert not stale.exists() and newest.exists()
     assert _fresh_checker_that_must_not_compute().accuracy(tensors, fast=True) == expected
