@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -52,6 +53,13 @@ def _crash_result(job: worker.Job, error: BaseException) -> dict:
     return result
 
 
+def _write_student_reports(out_dir: Path, result: dict, executed: dict | None, release_nb) -> None:
+    """The student's Gradescope results.json and feedback page (without hidden tests)."""
+    student = result["student"]
+    write_atomically(out_dir / "results" / student / "results.json", json.dumps(reports.gradescope(result), indent=2).encode())
+    write_atomically(out_dir / "feedback" / f"{student}.html", reports.feedback_html(result, executed, release_nb).encode())
+
+
 def grade_batch(spec, submissions: Path, out_dir: Path, *, course_dir: Path, workers: int = 2,
                 force: bool = False, unsafe_no_sandbox: bool = False, seed: int = 0,
                 limits: sandbox.Limits = sandbox.Limits(), progress: bool = True) -> list[dict]:
@@ -76,6 +84,7 @@ def grade_batch(spec, submissions: Path, out_dir: Path, *, course_dir: Path, wor
     if skipped:
         print(f"{skipped} submission(s) already graded with grader version and seed unchanged: skipped (--force regrades)")
 
+    release_nb = nbformat.read(spec.release_path, as_version=4)
     if jobs:
         with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn"),
                                  initializer=_die_with_parent) as pool:
@@ -90,20 +99,19 @@ def grade_batch(spec, submissions: Path, out_dir: Path, *, course_dir: Path, wor
                     result, executed = _crash_result(jobs[key], error), None
                 store.save(key, result, executed)
                 gradebook.record(db_url, course_dir, spec, result, executed)
+                _write_student_reports(out_dir, result, executed, release_nb)  # now, while the other workers run
                 bar.set_postfix_str(f"{result['student']}: {result['status']}")
                 bar.update()
             bar.close()
 
     results = []
-    release_nb = nbformat.read(spec.release_path, as_version=4)
     for sub in found:
         key = store.key(sub.student, sub.sha256, seed)
-        result, executed = store.load(key), store.executed(key)
-        if key not in jobs:  # graded by an earlier run: make sure the gradebook has it
+        result = store.load(key)
+        if key not in jobs:  # graded by an earlier run: make sure the gradebook and reports have it
+            executed = store.executed(key)
             gradebook.record(db_url, course_dir, spec, result, executed)
-        write_atomically(out_dir / "results" / sub.student / "results.json", __import__("json").dumps(reports.gradescope(result), indent=2).encode())
-        write_atomically(out_dir / "feedback" / f"{sub.student}.html",
-                         reports.feedback_html(result, executed, release_nb).encode())
+            _write_student_reports(out_dir, result, executed, release_nb)
         results.append(result)
     reports.write_csv(results, out_dir / "grades.csv")
     write_atomically(out_dir / "summary.md", reports.summary(results).encode())

@@ -181,6 +181,9 @@ def test_a_killed_batch_resumes_without_loss_or_duplicates(graded_class, tmp_pat
     for name, content in finished_before.items():  # nothing finished was redone or lost
         assert (tmp_path / "out" / ".store" / name).read_bytes() == content
     assert not list((tmp_path / "out").rglob("*.tmp"))
+    for student in CHEAP:  # reports for work finished before the kill as well as after it
+        assert (tmp_path / "out" / "feedback" / f"{student}.html").is_file()
+        assert (tmp_path / "out" / "results" / student / "results.json").is_file()
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
