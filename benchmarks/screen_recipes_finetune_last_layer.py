@@ -93,6 +93,20 @@ for epoch in tqdm(range(EPOCHS), desc="epochs"):
 with torch.no_grad():
     for _a, _p in zip(_avg, _live): _p.copy_(_a)""")
 
+# Variants written against the current source (random sample, WeightAverage 0.98, length-grouped batches).
+# Linear warm-up over the first 10% of steps, then linear decay to zero (the usual BERT fine-tuning schedule).
+WARMUP_DECAY = literal("average.attach(optimizer)", """average.attach(optimizer)
+_total = EPOCHS * -(-len(sets.train) // BATCH_SIZE)
+_warm = max(1, _total // 10)
+_sched = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / _warm, max(0.0, (_total - s) / (_total - _warm))))
+optimizer.register_step_post_hook(lambda *_: _sched.step())""")
+# Dropout (p=0.1) on the pooled vector before the head while training, as BertForSequenceClassification does.
+POOLED_DROPOUT = literal("return self.head(mean_pool(hidden, attention_mask))",
+                         "return self.head(nn.functional.dropout(mean_pool(hidden, attention_mask), 0.1, self.training))")
+# Gradient norm clipped to 1.0 before every step.
+CLIP = literal("loss.backward()\n        optimizer.step()",
+               "loss.backward()\n        torch.nn.utils.clip_grad_norm_(classifier.parameters(), 1.0)\n        optimizer.step()")
+
 VARIANTS = {
     "lr2e-4": [learning_rate("2e-4")],
     "lr1e-4": [learning_rate("1e-4")],
@@ -111,6 +125,11 @@ VARIANTS = {
     "lr1e-4_natural_mix_ema": [learning_rate("1e-4"), EMA],
     "lr2e-4_natural_mix_ema": [learning_rate("2e-4"), EMA],
     "lr4e-4_natural_mix_ema": [learning_rate("4e-4"), EMA],
+    "grouped_warmup_decay_3e-4": [learning_rate("3e-4"), WARMUP_DECAY],
+    "grouped_pooled_dropout": [POOLED_DROPOUT],
+    "grouped_clip_1": [CLIP],
+    "grouped_batch_32_3e-4_ema_0.96": [literal("BATCH_SIZE = 16", "BATCH_SIZE = 32"), learning_rate("3e-4"),
+                                       literal("AVERAGE_DECAY = 0.98", "AVERAGE_DECAY = 0.96")],
     "lr2e-4_natural_mix_ema_0.99": [learning_rate("2e-4"), EMA, literal("_a.mul_(0.98).add_(_p.detach(), alpha=0.02)", "_a.mul_(0.99).add_(_p.detach(), alpha=0.01)")],
 }
 
