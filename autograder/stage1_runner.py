@@ -204,6 +204,7 @@ def run(payload: dict) -> None:
     )
 
     status, reason = "ok", ""
+    export_allowlist, export_cap = config.get("export_allowlist", []), int(config["max_file_bytes"])
     exported = False
 
     def emit(index, cell, seconds):
@@ -238,7 +239,7 @@ def run(payload: dict) -> None:
                 emit(index, cell, time.monotonic() - start)
                 if status != "ok":
                     break
-            _export_files(config.get("export_allowlist", []), int(config["max_file_bytes"]))
+            _export_files(export_allowlist, export_cap)
             exported = True
     except DeadKernelError:
         if status == "ok":
@@ -251,7 +252,7 @@ def run(payload: dict) -> None:
         _log(traceback.format_exc())
 
     if not exported:  # the kernel failed to start or died: whatever it left on disk
-        _export_files(config.get("export_allowlist", []), int(config["max_file_bytes"]))
+        _export_files(export_allowlist, export_cap)
     _write_frame(b"D", _json_bytes({"status": status, "reason": reason,
                                     "truncated": state["truncated"]}))
 
