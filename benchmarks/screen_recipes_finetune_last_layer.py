@@ -107,6 +107,14 @@ POOLED_DROPOUT = literal("return self.head(mean_pool(hidden, attention_mask))",
 CLIP = literal("loss.backward()\n        optimizer.step()",
                "loss.backward()\n        torch.nn.utils.clip_grad_norm_(classifier.parameters(), 1.0)\n        optimizer.step()")
 
+
+def encoder_dropout(rate: float):
+    """Every dropout in the encoder (hidden and attention) at ``rate`` instead of MiniLM's 0.1 while training."""
+    return literal("encoder = models.load_encoder()\n",
+                   "encoder = models.load_encoder()\nimport torch as _torch\nfor _m in encoder.modules():\n"
+                   f"    if isinstance(_m, _torch.nn.Dropout): _m.p = {rate}\n")
+
+
 VARIANTS = {
     "lr2e-4": [learning_rate("2e-4")],
     "lr1e-4": [learning_rate("1e-4")],
@@ -130,6 +138,8 @@ VARIANTS = {
     "grouped_clip_1": [CLIP],
     "grouped_batch_32_3e-4_ema_0.96": [literal("BATCH_SIZE = 16", "BATCH_SIZE = 32"), learning_rate("3e-4"),
                                        literal("AVERAGE_DECAY = 0.98", "AVERAGE_DECAY = 0.96")],
+    "grouped_encoder_dropout_0.2": [encoder_dropout(0.2)],
+    "grouped_encoder_dropout_0.3": [encoder_dropout(0.3)],
     "lr2e-4_natural_mix_ema_0.99": [learning_rate("2e-4"), EMA, literal("_a.mul_(0.98).add_(_p.detach(), alpha=0.02)", "_a.mul_(0.99).add_(_p.detach(), alpha=0.01)")],
 }
 
