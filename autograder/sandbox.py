@@ -9,17 +9,24 @@ Process chain (when running as root)::
 
     unshare --mount  (private mount namespace, still root)
       sh: mount --bind <python install> <run dir>/python   (/root is 0700)
-        setpriv --reuid 65534 --regid 65534 --clear-groups
+        setpriv --reuid U --regid U --clear-groups   (U: a uid of this sandbox's own)
           bwrap --unshare-all --die-with-parent ...  (unprivileged user namespace)
             python -I /run/stage1/runner.py  (nbclient + ipykernel)
 
 The whole chain is one process group (``start_new_session``); a notebook
 timeout SIGKILLs the group, and ``--die-with-parent`` plus the PID namespace
 take every sandboxed process (even ones that called setsid) with it.
+
+Each sandbox running at the same time gets its own uid from a block no account
+uses (``_claimed_uid``). The process limit is counted per uid, so with one
+shared uid a fork bomb in one student's sandbox would stop the notebook graded
+next to it from starting a thread.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import fcntl
 import json
 import os
 import resource
@@ -36,7 +43,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SANDBOX_UID = 65534
+SANDBOX_UID_BASE = 2_000_000_000   # far above any account and the usual subordinate-uid ranges
+SANDBOX_UID_SLOTS = 64               # sandboxes that can run at once on one machine
+UID_LOCK_DIR = Path(tempfile.gettempdir()) / "autograder-sandbox-uids"
 SANDBOX_HOME = "/home/student"
 RUNNER_DIR = "/run/stage1"
 RUNNER_SOURCE = Path(__file__).resolve().parent / "stage1_runner.py"
@@ -113,14 +122,59 @@ def _student_data() -> tuple[Path, list[Path], list[Path]]:
 _AVAILABLE: tuple[bool, str] | None = None
 
 
-def _launcher(run_dir: Path | None, python_install: Path) -> list[str]:
+def is_sandbox_uid(uid: int) -> bool:
+    return SANDBOX_UID_BASE <= uid < SANDBOX_UID_BASE + SANDBOX_UID_SLOTS
+
+
+def _uids_running() -> set[int]:
+    uids = set()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                uids.add(os.stat(f"/proc/{pid}").st_uid)
+            except OSError:
+                pass
+    return uids
+
+
+@contextlib.contextmanager
+def _claimed_uid():
+    """A sandbox uid no other sandbox on this machine holds, until the block ends.
+
+    The claim is an flock on a root-only lock file, so it ends with the process that
+    holds it, even after SIGKILL. A uid that still owns a process (a sandbox that is
+    still dying) is skipped.
+    """
+    if os.geteuid() != 0:
+        yield os.geteuid()  # unprivileged: bwrap can only map our own uid
+        return
+    UID_LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+    for slot in range(SANDBOX_UID_SLOTS):
+        uid = SANDBOX_UID_BASE + slot
+        fd = os.open(UID_LOCK_DIR / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            if uid in _uids_running():
+                continue
+            yield uid
+            return
+        finally:
+            os.close(fd)
+    raise RuntimeError(f"all {SANDBOX_UID_SLOTS} sandbox uids are in use")
+
+
+def _launcher(run_dir: Path | None, python_install: Path, uid: int) -> list[str]:
     if os.geteuid() != 0:
         return []  # unprivileged: bwrap maps our own uid inside its user namespace
     chain = ["unshare", "--mount", "--propagation", "private", "--"]
     if run_dir is not None:
         chain += ["/bin/sh", "-c", 'mount --bind -o ro "$1" "$2" 2>/dev/null || mount --bind "$1" "$2" '
                   '|| exit 97; shift 2; exec "$@"', "stage1", str(python_install), str(run_dir / "python")]
-    chain += ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups"]
+    chain += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
     return chain
 
 
@@ -133,11 +187,12 @@ def sandbox_available() -> tuple[bool, str]:
     if missing:
         _AVAILABLE = (False, f"{', '.join(missing)} not found (install bubblewrap / util-linux)")
         return _AVAILABLE
-    cmd = _launcher(None, Path("/")) + ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                                        "--unshare-all", "--die-with-parent", "--", "id", "-u"]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as error:
+        with _claimed_uid() as uid:
+            cmd = _launcher(None, Path("/"), uid) + ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                                                     "--unshare-all", "--die-with-parent", "--", "id", "-u"]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    except (OSError, RuntimeError, subprocess.TimeoutExpired) as error:
         _AVAILABLE = (False, f"bwrap could not start: {error}")
         return _AVAILABLE
     if proc.returncode != 0:
@@ -413,6 +468,7 @@ def run_notebook(notebook: dict, *, limits: Limits = Limits(),
     python_install = _python_install()
     run_dir: Path | None = None
     scratch: Path | None = None
+    claim = contextlib.ExitStack()  # the sandbox's uid, held until its last process is gone
     try:
         if unsafe_no_sandbox:
             scratch = Path(tempfile.mkdtemp(prefix="stage1-unsafe-"))
@@ -435,7 +491,11 @@ def run_notebook(notebook: dict, *, limits: Limits = Limits(),
             if extra:
                 cut = args.index("--remount-ro", args.index("--dev"))
                 args[cut:cut] = extra
-            cmd = _launcher(run_dir, python_install) + args
+            try:
+                uid = claim.enter_context(_claimed_uid())
+            except (OSError, RuntimeError) as error:
+                return fail("sandbox_error", f"no sandbox uid free: {error}")
+            cmd = _launcher(run_dir, python_install, uid) + args
             env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
             cwd = "/"
         try:
@@ -447,6 +507,7 @@ def run_notebook(notebook: dict, *, limits: Limits = Limits(),
             return fail("sandbox_error", f"could not start the sandbox: {error}")
         return _supervise(proc, payload, notebook, limits, export_allowlist, start)
     finally:
+        claim.close()
         for path in (run_dir, scratch):
             if path is not None:
                 shutil.rmtree(path, ignore_errors=True)

@@ -46,7 +46,7 @@ def sandbox_processes(marker: str) -> list[str]:
         if not pid.isdigit():
             continue
         try:
-            if os.stat(f"/proc/{pid}").st_uid != sandbox.SANDBOX_UID:
+            if not sandbox.is_sandbox_uid(os.stat(f"/proc/{pid}").st_uid):
                 continue
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
@@ -116,7 +116,7 @@ print(json.dumps(checks))
     result = run_notebook(notebook(probe, load, exports), limits=QUICK)
     assert result.status == "ok", (result.reason, result.log)
     checks = last_json(result, 0)
-    assert checks["uid"] == 65534
+    assert sandbox.is_sandbox_uid(checks["uid"]) or os.geteuid() != 0
     for key in ("source", "tests", "autograder", "test_split", "raw", "grader_cache"):
         assert checks[key] is False, key
     assert checks["train"] is True
@@ -226,6 +226,48 @@ print(json.dumps(res))
     assert last_json(result, 2) == {"memory": "MemoryError"}
     disk_result = last_json(result, 3)
     assert set(disk_result.values()) <= {"ENOSPC", "EFBIG"}, disk_result
+    time.sleep(0.5)
+    assert sandbox_processes("4321.") == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="sandbox uids are chosen only when the grader runs as root")
+def test_a_fork_bomb_does_not_starve_the_sandbox_next_to_it():
+    """The process limit is per uid: each concurrent sandbox must have its own."""
+    import threading
+
+    bomb = r'''
+import os, subprocess, time
+procs = []
+try:
+    while len(procs) < 1000:
+        procs.append(subprocess.Popen(["sleep", "4321.75"]))
+except OSError as e:
+    print("blocked after", len(procs), type(e).__name__)
+time.sleep(12)
+print("uid", os.getuid())
+'''
+    neighbour = r'''
+import os, subprocess, threading, time
+time.sleep(4)  # the bomb is at its limit by now
+workers = [threading.Thread(target=time.sleep, args=(0.5,)) for _ in range(40)]
+for w in workers: w.start()
+for w in workers: w.join()
+print("threads ok", subprocess.run(["true"]).returncode)
+print("uid", os.getuid())
+'''
+    limits = Limits(cell_timeout_s=60, notebook_timeout_s=120, max_processes=64)
+    results = {}
+    runs = [threading.Thread(target=lambda k=k, src=src: results.__setitem__(k, run_notebook(notebook(src), limits=limits)))
+            for k, src in (("bomb", bomb), ("neighbour", neighbour))]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    assert "blocked after" in texts(results["bomb"], 0), texts(results["bomb"], 0)
+    assert results["neighbour"].status == "ok", (results["neighbour"].reason, results["neighbour"].log)
+    assert "threads ok 0" in texts(results["neighbour"], 0)
+    uids = {k: int(texts(r, 0).split("uid")[-1]) for k, r in results.items()}
+    assert uids["bomb"] != uids["neighbour"] and all(sandbox.is_sandbox_uid(u) for u in uids.values())
     time.sleep(0.5)
     assert sandbox_processes("4321.") == []
 
