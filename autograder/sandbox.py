@@ -20,7 +20,8 @@ take every sandboxed process (even ones that called setsid) with it.
 Each sandbox running at the same time gets its own uid from a block no account
 uses (``_claimed_uid``). The process limit is counted per uid, so with one
 shared uid a fork bomb in one student's sandbox would stop the notebook graded
-next to it from starting a thread.
+next to it from starting a thread. Each also gets a memory cgroup of its own
+(``autograder.memcap``), so RAM is capped for all its processes and scratch together.
 """
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder import memcap
+
 SANDBOX_UID_BASE = 2_000_000_000   # far above any account and the usual subordinate-uid ranges
 SANDBOX_UID_SLOTS = 64               # sandboxes that can run at once on one machine
 UID_LOCK_DIR = Path(tempfile.gettempdir()) / "autograder-sandbox-uids"
@@ -60,6 +63,7 @@ class Limits:
     cell_timeout_s: float = 300
     notebook_timeout_s: float = 900          # whole run, wall clock, enforced by the parent
     address_space_bytes: int = 8 * 2**30    # RLIMIT_AS per process
+    memory_bytes: int = 4 * 2**30            # RAM of the whole sandbox, tmpfs included (a memory cgroup)
     max_processes: int = 256                 # RLIMIT_NPROC for the sandbox uid (processes + threads)
     max_file_bytes: int = 256 * 2**20        # RLIMIT_FSIZE, also the cap per exported file
     max_open_files: int = 1024
@@ -297,8 +301,15 @@ def _prepare_run_dir(python_install: Path) -> Path:
     return run_dir
 
 
-def _preexec(limits: Limits, sandboxed: bool):
+def _preexec(limits: Limits, sandboxed: bool, memory_cap: memcap.MemoryCap | None = None):
     def apply() -> None:
+        if memory_cap is not None:
+            memory_cap.enter()
+        try:  # if the machine runs out of memory anyway, the kernel kills sandboxed processes first
+            with open("/proc/self/oom_score_adj", "w") as handle:
+                handle.write("1000")
+        except OSError:
+            pass
         def cap(which, value):
             value = int(value)
             try:
@@ -468,7 +479,8 @@ def run_notebook(notebook: dict, *, limits: Limits = Limits(),
     python_install = _python_install()
     run_dir: Path | None = None
     scratch: Path | None = None
-    claim = contextlib.ExitStack()  # the sandbox's uid, held until its last process is gone
+    claim = contextlib.ExitStack()  # the sandbox's uid and memory cgroup, held until its last process is gone
+    cap, no_cap = None, "not sandboxed"
     try:
         if unsafe_no_sandbox:
             scratch = Path(tempfile.mkdtemp(prefix="stage1-unsafe-"))
@@ -495,6 +507,9 @@ def run_notebook(notebook: dict, *, limits: Limits = Limits(),
                 uid = claim.enter_context(_claimed_uid())
             except (OSError, RuntimeError) as error:
                 return fail("sandbox_error", f"no sandbox uid free: {error}")
+            cap, no_cap = memcap.MemoryCap.create(f"autograder-sandbox-{uid}", limits.memory_bytes)
+            if cap is not None:
+                claim.callback(cap.remove)
             cmd = _launcher(run_dir, python_install, uid) + args
             env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
             cwd = "/"
@@ -502,10 +517,19 @@ def run_notebook(notebook: dict, *, limits: Limits = Limits(),
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, env=env, cwd=cwd, close_fds=True,
                                     start_new_session=True,
-                                    preexec_fn=_preexec(limits, not unsafe_no_sandbox))
-        except OSError as error:
+                                    preexec_fn=_preexec(limits, not unsafe_no_sandbox, cap))
+        except (OSError, subprocess.SubprocessError) as error:
             return fail("sandbox_error", f"could not start the sandbox: {error}")
-        return _supervise(proc, payload, notebook, limits, export_allowlist, start)
+        result = _supervise(proc, payload, notebook, limits, export_allowlist, start)
+        if cap is None:
+            result.log += f"\n(no memory cap: {no_cap}; the address-space limit still applies)"
+        elif cap.oom_kills():
+            over = f"the notebook went over the sandbox's memory limit ({limits.memory_bytes / 2**30:g} GiB)"
+            if result.status == "kernel_died":
+                result.reason = f"{over}; the kernel was killed"
+            else:
+                result.log += f"\n{over}: the kernel killed a process"
+        return result
     finally:
         claim.close()
         for path in (run_dir, scratch):

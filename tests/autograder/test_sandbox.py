@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder import sandbox
+from autograder import memcap, sandbox
 from autograder.sandbox import Limits, run_notebook
 
 AVAILABLE, WHY = sandbox.sandbox_available()
@@ -270,6 +270,30 @@ print("uid", os.getuid())
     assert uids["bomb"] != uids["neighbour"] and all(sandbox.is_sandbox_uid(u) for u in uids.values())
     time.sleep(0.5)
     assert sandbox_processes("4321.") == []
+
+
+MEMORY_CAP_AVAILABLE = os.geteuid() == 0 and memcap.MemoryCap.create("autograder-probe", 2**30)[0] is not None
+memcap.MemoryCap(memcap._own_memory_cgroup()[0] / "autograder-probe", "", 0).remove() if MEMORY_CAP_AVAILABLE else None
+
+
+@pytest.mark.skipif(not MEMORY_CAP_AVAILABLE, reason="no writable memory cgroup")
+def test_memory_is_capped_for_the_whole_sandbox():
+    """Several processes, each far below the address-space limit, together hit the sandbox's RAM cap."""
+    spread = r'''
+import subprocess, sys
+hog = "import time; x = b'x' * (300 * 2**20); time.sleep(3)"
+kids = [subprocess.Popen([sys.executable, "-c", hog]) for _ in range(4)]
+print("exit codes", sorted(k.wait() for k in kids))
+'''
+    alone = "x = b'x' * (900 * 2**20)\nprint('allocated')"
+    limits = Limits(cell_timeout_s=60, notebook_timeout_s=120, memory_bytes=768 * 2**20)
+    result = run_notebook(notebook("print('before')", spread, alone, "print('after')"), limits=limits)
+    assert result.status == "kernel_died", (result.status, result.reason, result.log)
+    assert "memory limit (0.75 GiB)" in result.reason
+    assert texts(result, 0) == "before\n"
+    codes = texts(result, 1)
+    assert "-9" in codes and "0" in codes, codes  # some children were killed, not all
+    assert "allocated" not in texts(result, 2) and texts(result, 3) == ""
 
 
 def test_output_flood_is_capped():
