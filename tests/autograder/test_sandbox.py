@@ -272,8 +272,16 @@ print("uid", os.getuid())
     assert sandbox_processes("4321.") == []
 
 
-MEMORY_CAP_AVAILABLE = os.geteuid() == 0 and memcap.MemoryCap.create("autograder-probe", 2**30)[0] is not None
-memcap.MemoryCap(memcap._own_memory_cgroup()[0] / "autograder-probe", "", 0).remove() if MEMORY_CAP_AVAILABLE else None
+def memory_cap_available() -> bool:
+    if os.geteuid() != 0:
+        return False
+    probe, _ = memcap.MemoryCap.create("autograder-probe", 2**30)
+    if probe is not None:
+        probe.remove()
+    return probe is not None
+
+
+MEMORY_CAP_AVAILABLE = memory_cap_available()
 
 
 @pytest.mark.skipif(not MEMORY_CAP_AVAILABLE, reason="no writable memory cgroup")
