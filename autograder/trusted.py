@@ -13,6 +13,7 @@ the head run per submission.
 """
 from __future__ import annotations
 
+import copy
 import json
 import struct
 from dataclasses import dataclass, field
@@ -180,26 +181,36 @@ class FinetuneLastLayerChecker:
             self._prefix_batches = prefix_cache.load_or_build(key, labels, self._compute_prefix)
         return self._prefix_batches
 
-    @torch.no_grad()
-    def accuracy(self, tensors: dict[str, torch.Tensor], fast: bool) -> float:
+    def _head(self, tensors: dict[str, torch.Tensor]) -> torch.nn.Linear:
         head = torch.nn.Linear(self.encoder.config.hidden_size, self.spec.num_labels)
         head.load_state_dict({"weight": tensors["head.weight"], "bias": tensors["head.bias"]})
+        return head
+
+    @torch.no_grad()
+    def prefix_logits(self, tensors: dict[str, torch.Tensor]):
+        """(logits, labels) per test batch, running only the last layer and the head on the cached prefix.
+
+        Exact only when every frozen tensor equals the pretrained one (the prefix was built from those).
+        """
+        head = self._head(tensors)
+        layer = copy.deepcopy(self.encoder.encoder.layer[-1])
+        prefix = self.trainable_prefixes[0]
+        layer.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        layer.eval()
+        for states, mask, labels in self._prefix():
+            additive = (1.0 - mask[:, None, None, :].to(states.dtype)) * torch.finfo(states.dtype).min
+            out = layer(states, attention_mask=additive)
+            out = out[0] if isinstance(out, tuple) else out
+            yield head(mean_pool(out, mask)), labels
+
+    @torch.no_grad()
+    def accuracy(self, tensors: dict[str, torch.Tensor], fast: bool) -> float:
         correct = 0
         if fast:
-            import copy
-
-            layer = copy.deepcopy(self.encoder.encoder.layer[-1])
-            prefix = self.trainable_prefixes[0]
-            layer.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
-            layer.eval()
-            for states, mask, labels in self._prefix():
-                additive = (1.0 - mask[:, None, None, :].to(states.dtype)) * torch.finfo(states.dtype).min
-                out = layer(states, attention_mask=additive)
-                out = out[0] if isinstance(out, tuple) else out
-                correct += (head(mean_pool(out, mask)).argmax(-1) == labels).sum().item()
+            for logits, labels in self.prefix_logits(tensors):
+                correct += (logits.argmax(-1) == labels).sum().item()
         else:
-            import copy
-
+            head = self._head(tensors)
             encoder = copy.deepcopy(self.encoder)
             encoder.load_state_dict({k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")})
             encoder.eval()

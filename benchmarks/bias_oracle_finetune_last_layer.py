@@ -11,7 +11,6 @@ Appends one JSON object per seed to benchmarks/results/bias_oracle_finetune_last
 """
 from __future__ import annotations
 
-import copy
 import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -24,26 +23,15 @@ OUT = calibrate.ROOT / "benchmarks" / "results" / "bias_oracle_finetune_last_lay
 
 
 def test_margins(checker, weights: bytes):
-    """Logit(fresh) - logit(rotten) for every test snippet, and the labels, in the checker's order."""
+    """Logit(fresh) - logit(rotten) for every test snippet, and the labels, exactly as the grader computes them."""
     import torch
 
     from autograder import trusted
 
     tensors = trusted.read_safetensors(weights, checker.expected)
-    prefix = checker.trainable_prefixes[0]
-    layer = copy.deepcopy(checker.encoder.encoder.layer[-1])
-    layer.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
-    layer.eval()
-    margins, labels = [], []
-    with torch.no_grad():
-        for states, mask, y in checker._prefix():
-            additive = (1.0 - mask[:, None, None, :].to(states.dtype)) * torch.finfo(states.dtype).min
-            out = layer(states, attention_mask=additive)
-            out = out[0] if isinstance(out, tuple) else out
-            logits = trusted.mean_pool(out, mask) @ tensors["head.weight"].T + tensors["head.bias"]
-            margins.append(logits[:, 1] - logits[:, 0])
-            labels.append(y)
-    return torch.cat(margins), torch.cat(labels)
+    batches = list(checker.prefix_logits(tensors))
+    return (torch.cat([logits[:, 1] - logits[:, 0] for logits, _ in batches]),
+            torch.cat([labels for _, labels in batches]))
 
 
 def main() -> None:
