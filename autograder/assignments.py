@@ -24,6 +24,10 @@ class AssignmentSpec:
     accuracy_test: str  # replaced by the trusted accuracy on the reserved test split
     freeze_test: str  # capped by the trusted bit-for-bit freeze check
     export_test: str  # replaced by the trusted export check
+    # Locked cells that only measure what the trusted stage measures again on held-out data.
+    # Their results are discarded, so the sandbox runs a stand-in instead (restore.replace_with_stand_ins).
+    replaced_by_trusted: tuple[str, ...] = ()
+    stand_in_note: str = ""
 
     @property
     def source_path(self):
@@ -45,6 +49,11 @@ FINETUNE_LAST_LAYER = AssignmentSpec(
     accuracy_test="test_accuracy",
     freeze_test="test_freeze_all_but_last",
     export_test="test_export",
+    # The validation pass (one full forward pass of MiniLM over 1,300 snippets, about 9 s on one thread)
+    # feeds only the in-notebook accuracy test, and the trusted accuracy replaces that test's score.
+    replaced_by_trusted=("evaluate", "test_accuracy"),
+    stand_in_note="the grader measures accuracy itself, on a reserved test split this notebook never sees "
+                  "(see test_accuracy in the table above)",
 )
 
 ASSIGNMENTS = {spec.name: spec for spec in (FINETUNE_LAST_LAYER,)}

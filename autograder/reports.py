@@ -10,7 +10,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.restore import nbgrader_meta
+from autograder import assignments
+from autograder.restore import nbgrader_meta, stand_in_source
 from autograder.store import write_atomically
 
 UNSAFE_BANNER = ("WARNING: graded with --unsafe-no-sandbox: student code ran WITHOUT the sandbox; "
@@ -59,11 +60,13 @@ def write_gradescope(result: dict, path: Path) -> None:
     write_atomically(path, json.dumps(gradescope(result), indent=2).encode())
 
 
-def student_view(executed: dict, release_nb) -> nbformat.NotebookNode:
+def student_view(executed: dict, release_nb, stand_ins: dict[str, str] | None = None) -> nbformat.NotebookNode:
     """The executed notebook as a student may see it: test cells show the
     release's source (no hidden tests) and errors only as name and message
-    (a traceback would quote hidden-test lines)."""
+    (a traceback would quote hidden-test lines). Cells the sandbox ran as a
+    stand-in (``stand_ins``: grade_id to source) show the stand-in."""
     release_source = {nbgrader_meta(c).get("grade_id"): c.source for c in release_nb.cells}
+    release_source.update(stand_ins or {})
     view = nbformat.from_dict(copy.deepcopy(executed))
     for cell in view.cells:
         meta = nbgrader_meta(cell)
@@ -82,6 +85,13 @@ def student_view(executed: dict, release_nb) -> nbformat.NotebookNode:
     return view
 
 
+def _stand_ins(result: dict) -> dict[str, str]:
+    if not result.get("stand_ins"):
+        return {}
+    source = stand_in_source(assignments.get(result["assignment"]).stand_in_note)
+    return {grade_id: source for grade_id in result["stand_ins"]}
+
+
 def feedback_html(result: dict, executed: dict | None, release_nb) -> str:
     from html import escape
 
@@ -98,7 +108,7 @@ def feedback_html(result: dict, executed: dict | None, release_nb) -> str:
               f"<table border=1 cellpadding=4><tr><th>check</th><th>points</th><th>note</th></tr>{rows}</table>")
     if executed is None:
         return f"<html><body>{header}</body></html>"
-    body, _ = HTMLExporter(template_name="classic").from_notebook_node(student_view(executed, release_nb))
+    body, _ = HTMLExporter(template_name="classic").from_notebook_node(student_view(executed, release_nb, _stand_ins(result)))
     return body.replace("<body>", "<body>" + header, 1)
 
 

@@ -10,7 +10,9 @@ runs its own copies, with outputs cleared.
 """
 from __future__ import annotations
 
+import ast
 import copy
+import re
 from dataclasses import dataclass
 
 import nbformat
@@ -143,3 +145,73 @@ def student_cells(runnable) -> list[tuple[int, str]]:
         if is_answer(cell) or cell.metadata.get("course_added_by_student") or cell.metadata.get("course_student_editable"):
             result.append((index, cell.source))
     return result
+
+
+def stand_in_source(note: str) -> str:
+    return f"print({'Not run by the grader: ' + note + '.'!r})"
+
+
+class _GlobalNames(ast.NodeVisitor):
+    """Names a cell binds in the notebook's namespace (not inside functions or comprehensions)."""
+
+    def __init__(self):
+        self.names: set[str] = set()
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, ast.Store):
+            self.names.add(node.id)
+
+    def _binds_only_its_name(self, node):
+        self.names.add(node.name)
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _binds_only_its_name
+
+    def visit_alias(self, node):
+        self.names.add((node.asname or node.name).split(".")[0])
+
+    def _own_scope(self, node):
+        pass
+
+    visit_Lambda = visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _own_scope
+
+
+def _assigned_names(source: str) -> set[str]:
+    visitor = _GlobalNames()
+    visitor.visit(ast.parse(source))
+    return visitor.names
+
+
+def replace_with_stand_ins(runnable, grade_ids, note: str) -> bool:
+    """Swap the named instructor cells for a stand-in that only says why it is not run.
+
+    For cells whose result the trusted stage throws away and recomputes on
+    held-out data (the in-notebook validation pass and its test): running
+    them in the sandbox would cost time and decide nothing. Only locked
+    instructor cells qualify; an answer cell is never replaced.
+
+    Nothing is replaced (and False is returned) when any of the student's
+    code mentions a name those cells set, such as ``val_accuracy`` in an
+    export cell: then the notebook runs exactly as written. The match is on
+    words, so a mention in a comment or string also counts; that only costs time.
+    """
+    wanted = set(grade_ids)
+    chosen = []
+    for cell in runnable.cells:
+        meta = nbgrader_meta(cell)
+        grade_id = meta.get("grade_id")
+        if grade_id not in wanted:
+            continue
+        if cell.cell_type != "code" or not meta.get("locked") or meta.get("solution"):
+            raise ValueError(f"cell {grade_id!r} is not a locked instructor code cell; it cannot be replaced")
+        chosen.append(cell)
+        wanted.discard(grade_id)
+    if wanted:
+        raise ValueError(f"no cell with grade_id {', '.join(sorted(wanted))} to replace")
+    names = set().union(*(_assigned_names(cell.source) for cell in chosen))
+    if names:
+        mention = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
+        if any(mention.search(source) for _, source in student_cells(runnable)):
+            return False
+    for cell in chosen:
+        cell.source = stand_in_source(note)
+    return True

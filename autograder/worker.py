@@ -55,7 +55,7 @@ def _base(job: Job, cells) -> dict:
             "max_scores": {c.grade_id: c.points for c in cells},
             "manual": [c.grade_id for c in cells if c.kind == "manual"],
             "notes": {}, "integrity_flags": [], "trusted": None, "unsafe_no_sandbox": job.unsafe_no_sandbox,
-            "wall_seconds": 0.0, "notebook_seconds": 0.0, "trusted_seconds": 0.0}
+            "wall_seconds": 0.0, "notebook_seconds": 0.0, "trusted_seconds": 0.0, "stand_ins": []}
 
 
 def grade(job: Job) -> tuple[dict, dict | None]:
@@ -74,6 +74,8 @@ def grade(job: Job) -> tuple[dict, dict | None]:
         return result, None
 
     runnable = restore.build_runnable(source, release, student_nb)
+    if restore.replace_with_stand_ins(runnable, spec.replaced_by_trusted, spec.stand_in_note):
+        result["stand_ins"] = list(spec.replaced_by_trusted)
     flags = integrity.screen(restore.student_cells(runnable))
     stage1 = sandbox.run_notebook(copy.deepcopy(dict(runnable)), limits=job.limits,
                                   export_allowlist=(spec.export_file,), unsafe_no_sandbox=job.unsafe_no_sandbox)

@@ -45,12 +45,20 @@ def results_by_student(out: Path) -> dict[str, dict]:
     return results
 
 
+def reports_validation_accuracy() -> dict:
+    """A short-trained reference whose export cell prints val_accuracy, which the validation pass sets."""
+    answers = af.reference_answers()
+    answers["export"] += '\nprint(f"validation accuracy was {val_accuracy:.3f}")'
+    return af.submission(answers, free_cell_edits=af.SHORT_TRAINING)
+
+
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     base = tmp_path_factory.mktemp("class")
     fixtures = af.fixtures()
     attack_set = attacks.attacks()
     write_class(base / "submissions", {k: v[0] for k, v in {**fixtures, **attack_set}.items()})
+    write_class(base / "submissions", {"reports_validation_accuracy": reports_validation_accuracy()})
     release = json.loads(af.RELEASE.read_text())
     bad = bad_inputs.write_bad_inputs(release, base / "submissions")
     course = af.make_course(base / "course")
@@ -83,6 +91,23 @@ def test_attack_earns_no_undeserved_point(graded_class, student):
     allowed = graded_class["attacks"][student][1]
     undeserved = {k: v for k, v in result["scores"].items() if v > allowed[k]}
     assert not undeserved, (result["status"], result["notes"], result["integrity_flags"])
+
+
+def test_the_validation_pass_is_left_to_the_trusted_stage(graded_class):
+    results = results_by_student(graded_class["out"])
+    assert results["reference"]["stand_ins"] == ["evaluate", "test_accuracy"]
+    feedback = (graded_class["out"] / "feedback" / "reference.html").read_text()
+    assert "Not run by the grader: the grader measures accuracy itself" in feedback
+    assert "validation accuracy:" not in feedback
+    assert "trusted check: held-out accuracy" in feedback
+
+
+def test_a_student_who_reads_val_accuracy_gets_the_notebook_run_as_written(graded_class):
+    result = results_by_student(graded_class["out"])["reports_validation_accuracy"]
+    assert result["stand_ins"] == []
+    assert result["scores"] == {**{k: float(v) for k, v in af.FULL.items()}, "test_accuracy": 0.0}, result["notes"]
+    feedback = (graded_class["out"] / "feedback" / "reports_validation_accuracy.html").read_text()
+    assert "validation accuracy:" in feedback and "validation accuracy was" in feedback
 
 
 def test_attacks_end_with_the_right_status(graded_class):
