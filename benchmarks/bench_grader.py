@@ -113,6 +113,17 @@ def plain_nbgrader(klass: dict, tmp: Path) -> dict:
             "seconds_per_submission": round(total / len(klass), 1), "peak_rss_mb_process_tree": peak}
 
 
+def _n_train(result: dict) -> int:
+    return SIZES[int(result["student"].removeprefix("student")) % len(SIZES)]
+
+
+def _overhead_by_size(stored: list[dict]) -> dict:
+    by_size = {}
+    for r in stored:
+        by_size.setdefault(_n_train(r), []).append(r["wall_seconds"] / r["notebook_seconds"] - 1)
+    return {str(n): {"mean": round(statistics.mean(v), 3), "max": round(max(v), 3)} for n, v in sorted(by_size.items())}
+
+
 def this_grader(klass: dict, tmp: Path, workers: int) -> tuple[dict, list[dict]]:
     folder = tmp / "class"
     folder.mkdir()
@@ -139,6 +150,11 @@ def this_grader(klass: dict, tmp: Path, workers: int) -> tuple[dict, list[dict]]
              "mean_trusted_check_seconds": round(statistics.mean(r["trusted_seconds"] for r in stored), 2),
              "overhead_per_submission": {"mean": round(statistics.mean(overhead), 3), "max": round(max(overhead), 3),
                                          "of_which_trusted_checks_mean": round(statistics.mean(trusted), 3)},
+             "overhead_by_training_size": _overhead_by_size(stored),
+             "largest_overheads": [{"student": r["student"], "n_train": _n_train(r), "overhead": round(o, 3),
+                                    "notebook_seconds": round(r["notebook_seconds"], 1),
+                                    "trusted_seconds": round(r["trusted_seconds"], 2)}
+                                   for o, r in sorted(zip(overhead, stored), key=lambda pair: -pair[0])[:3]],
              "peak_rss_mb_process_tree": peak,
              "validation_pass_left_to_trusted_stage": f"{sum(bool(r.get('stand_ins')) for r in stored)} of {len(stored)}",
              "reached_the_accuracy_bar": f"{sum(r['scores']['test_accuracy'] > 0 for r in stored)} of {len(stored)}"}, stored)
