@@ -45,9 +45,14 @@ ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}
 SIZES = (250, 500, 1000)
 
 
+def training_size(index: int) -> int:
+    """N_TRAIN of the class's student number ``index``."""
+    return SIZES[index % len(SIZES)]
+
+
 def make_class(n: int) -> dict[str, dict]:
     answers = af.reference_answers()
-    return {f"student{i:02d}": af.submission(answers, free_cell_edits=(("N_TRAIN = 1000", f"N_TRAIN = {SIZES[i % 3]}"),))
+    return {f"student{i:02d}": af.submission(answers, free_cell_edits=(("N_TRAIN = 1000", f"N_TRAIN = {training_size(i)}"),))
             for i in range(n)}
 
 
@@ -114,7 +119,7 @@ def plain_nbgrader(klass: dict, tmp: Path) -> dict:
 
 
 def _n_train(result: dict) -> int:
-    return SIZES[int(result["student"].removeprefix("student")) % len(SIZES)]
+    return training_size(int(result["student"].removeprefix("student")))
 
 
 def _overhead_by_size(stored: list[dict]) -> dict:

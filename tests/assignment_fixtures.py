@@ -69,6 +69,13 @@ def submission(answers: dict[str, str] | None = None, edits: dict[str, tuple] | 
     return copy.deepcopy(dict(notebook))
 
 
+def reads_val_accuracy(free_cell_edits: tuple = ()) -> dict:
+    """The reference, except that its export cell also prints val_accuracy, a name the validation pass sets."""
+    answers = reference_answers()
+    answers["export"] += '\nprint(f"validation accuracy was {val_accuracy:.3f}")'
+    return submission(answers, free_cell_edits=free_cell_edits)
+
+
 def fixtures() -> dict[str, tuple[dict, dict[str, float]]]:
     """{student: (notebook, expected automatic points per graded cell)}."""
     ref = reference_answers()

@@ -45,20 +45,13 @@ def results_by_student(out: Path) -> dict[str, dict]:
     return results
 
 
-def reports_validation_accuracy() -> dict:
-    """A short-trained reference whose export cell prints val_accuracy, which the validation pass sets."""
-    answers = af.reference_answers()
-    answers["export"] += '\nprint(f"validation accuracy was {val_accuracy:.3f}")'
-    return af.submission(answers, free_cell_edits=af.SHORT_TRAINING)
-
-
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     base = tmp_path_factory.mktemp("class")
     fixtures = af.fixtures()
     attack_set = attacks.attacks()
     write_class(base / "submissions", {k: v[0] for k, v in {**fixtures, **attack_set}.items()})
-    write_class(base / "submissions", {"reports_validation_accuracy": reports_validation_accuracy()})
+    write_class(base / "submissions", {"reports_validation_accuracy": af.reads_val_accuracy(af.SHORT_TRAINING)})
     release = json.loads(af.RELEASE.read_text())
     bad = bad_inputs.write_bad_inputs(release, base / "submissions")
     course = af.make_course(base / "course")

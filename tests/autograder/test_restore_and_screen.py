@@ -79,9 +79,7 @@ def test_cells_the_trusted_stage_redoes_run_as_stand_ins():
 
 def test_a_student_who_uses_what_a_replaced_cell_sets_gets_the_notebook_as_written():
     spec = assignments.get("finetune_last_layer")
-    answers = af.reference_answers()
-    answers["export"] += '\nprint(f"exported; validation accuracy was {val_accuracy:.3f}")'
-    runnable = build(af.submission(answers))
+    runnable = build(af.reads_val_accuracy())
     before = [c.source for c in runnable.cells]
     assert not restore.replace_with_stand_ins(runnable, spec.replaced_by_trusted, spec.stand_in_note)
     assert [c.source for c in runnable.cells] == before
