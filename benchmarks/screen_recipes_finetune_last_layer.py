@@ -9,9 +9,12 @@ through `make calibrate`.
 
 A variant edits the source as it stood when the variant was screened: the
 first ones assume a balanced sample, the "natural_mix" ones a random sample
-without weight averaging. Against today's source (random sample, averaged
-weights) an old variant fails its edit or measures something else; write new
-variants against the current text.
+without weight averaging, the "grouped" ones length-grouped batches with a
+random head and no masking. Against today's source (zero-initialised head,
+masked training batches) an old variant fails its edit or measures something
+else; write new variants against the current text. "grouped_current" ran the
+recipe of its day on seeds 10-19, to confirm a gain on seeds it was not
+chosen on.
 
 Usage: .venv/bin/python benchmarks/screen_recipes_finetune_last_layer.py lr2e-4,lr5e-5 1,6,4,3
 Results are appended (one JSON object per run) to
@@ -114,6 +117,35 @@ def encoder_dropout(rate: float):
                    "encoder = models.load_encoder()\nimport torch as _torch\nfor _m in encoder.modules():\n"
                    f"    if isinstance(_m, _torch.nn.Dropout): _m.p = {rate}\n")
 
+# Token-level noise while training: each real token other than [CLS]/[SEP] is, with probability 0.1,
+# replaced by [MASK] ("mask") or hidden from attention and pooling through the attention mask ("hide").
+_TRAIN_BATCH = "batch = encode_batch(tokenizer, [texts[i] for i in chosen])\n        targets"
+
+
+def token_noise(kind: str, rate: float = 0.1):
+    action = ("_ids = batch['input_ids'].clone(); _ids[_pick] = tokenizer.mask_token_id; batch['input_ids'] = _ids"
+              if kind == "mask" else
+              "_att = batch['attention_mask'].clone(); _att[_pick] = 0; batch['attention_mask'] = _att")
+    return literal(_TRAIN_BATCH, "batch = encode_batch(tokenizer, [texts[i] for i in chosen])\n"
+                   "        _real = batch['attention_mask'].bool() & (batch['input_ids'] != tokenizer.cls_token_id)"
+                   " & (batch['input_ids'] != tokenizer.sep_token_id)\n"
+                   f"        _pick = (torch.rand(batch['input_ids'].shape) < {rate}) & _real\n"
+                   f"        {action}\n"
+                   "        targets")
+
+
+# The new head starts at zero, so the first steps do not push random gradients into layer 5.
+ZERO_HEAD = literal("classifier = SentimentClassifier(encoder)\n",
+                    "classifier = SentimentClassifier(encoder)\n"
+                    "nn.init.zeros_(classifier.head.weight); nn.init.zeros_(classifier.head.bias)\n")
+# R-Drop: two passes with independent dropout, cross-entropy on both plus their symmetric KL divergence (weight 1).
+R_DROP = literal("loss = nn.functional.cross_entropy(classifier(batch[\"input_ids\"], batch[\"attention_mask\"]), targets)",
+                 "_l1 = classifier(batch['input_ids'], batch['attention_mask']); "
+                 "_l2 = classifier(batch['input_ids'], batch['attention_mask'])\n"
+                 "        _p1, _p2 = _l1.log_softmax(-1), _l2.log_softmax(-1)\n"
+                 "        loss = (nn.functional.cross_entropy(_l1, targets) + nn.functional.cross_entropy(_l2, targets)) / 2 "
+                 "+ 0.5 * ((_p1.exp() * (_p1 - _p2)).sum(-1) + (_p2.exp() * (_p2 - _p1)).sum(-1)).mean()")
+
 
 VARIANTS = {
     "lr2e-4": [learning_rate("2e-4")],
@@ -140,6 +172,13 @@ VARIANTS = {
                                        literal("AVERAGE_DECAY = 0.98", "AVERAGE_DECAY = 0.96")],
     "grouped_encoder_dropout_0.2": [encoder_dropout(0.2)],
     "grouped_encoder_dropout_0.3": [encoder_dropout(0.3)],
+    "grouped_token_mask_0.1": [token_noise("mask")],
+    "grouped_token_hide_0.1": [token_noise("hide")],
+    "grouped_zero_head": [ZERO_HEAD],
+    "grouped_r_drop": [R_DROP],
+    "grouped_current": [],  # the current recipe unchanged, for seeds the calibration did not run
+    "grouped_zero_head_token_mask_0.1": [ZERO_HEAD, token_noise("mask")],
+    "grouped_zero_head_token_mask_0.15": [ZERO_HEAD, token_noise("mask", 0.15)],
     "lr2e-4_natural_mix_ema_0.99": [learning_rate("2e-4"), EMA, literal("_a.mul_(0.98).add_(_p.detach(), alpha=0.02)", "_a.mul_(0.99).add_(_p.detach(), alpha=0.01)")],
 }
 

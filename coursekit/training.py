@@ -70,3 +70,20 @@ def batches_by_length(texts: Sequence[str], batch_size: int, generator: torch.Ge
     pool = batch_size * pool_batches
     batches = [batch for start in range(0, len(order), pool) for batch in cut(by_length(order[start:start + pool]))]
     return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
+def mask_tokens(batch, tokenizer, rate: float, generator: torch.Generator | None = None) -> dict:
+    """A copy of ``batch`` in which each real word piece is, with probability ``rate``, replaced by ``[MASK]``.
+
+    A small training set is seen over and over; hiding a different tenth of
+    each snippet every time is cheap data augmentation, and it keeps the
+    classifier from leaning on one or two words. Padding (attention mask 0),
+    ``[CLS]`` and ``[SEP]`` are never masked. Draws come from ``generator``,
+    or from torch's global generator (seeded by ``seed_everything``).
+    """
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"rate must be in [0, 1), got {rate}")
+    ids = batch["input_ids"]
+    real = batch["attention_mask"].bool() & (ids != tokenizer.cls_token_id) & (ids != tokenizer.sep_token_id)
+    hidden = (torch.rand(ids.shape, generator=generator) < rate) & real
+    return {**batch, "input_ids": ids.masked_fill(hidden, tokenizer.mask_token_id)}

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from coursekit.training import WeightAverage, batches_by_length
+from coursekit.training import WeightAverage, batches_by_length, mask_tokens
 
 
 def model_with_frozen_first_layer():
@@ -109,3 +109,44 @@ def test_without_a_generator_batches_follow_length_order():
 def test_a_batch_size_below_one_is_refused():
     with pytest.raises(ValueError, match="batch_size"):
         batches_by_length(["a"], 0)
+
+
+# ------------------------------------------------------------ mask_tokens
+@pytest.fixture(scope="module")
+def tokenizer():
+    from coursekit import models
+
+    return models.load_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def encoded(tokenizer, snippets):
+    return tokenizer(snippets[:200], padding="longest", truncation=True, max_length=64, return_tensors="pt")
+
+
+def test_masking_hides_about_the_asked_share_of_real_word_pieces_only(tokenizer, encoded):
+    before = encoded["input_ids"].clone()
+    masked = mask_tokens(encoded, tokenizer, 0.3, torch.Generator().manual_seed(0))
+    ids = masked["input_ids"]
+    real = encoded["attention_mask"].bool() & (before != tokenizer.cls_token_id) & (before != tokenizer.sep_token_id)
+    changed = ids != before
+    assert torch.equal(encoded["input_ids"], before)  # the batch passed in is left alone
+    assert torch.equal(masked["attention_mask"], encoded["attention_mask"])
+    assert not (changed & ~real).any()  # padding, [CLS] and [SEP] keep their ids
+    assert (ids[changed] == tokenizer.mask_token_id).all()
+    share = changed.sum().item() / real.sum().item()
+    assert 0.27 < share < 0.33, share  # ~5,400 real word pieces: +-0.03 is about five standard deviations
+
+
+def test_masking_at_rate_zero_changes_nothing_and_a_seed_repeats_it(tokenizer, encoded):
+    assert torch.equal(mask_tokens(encoded, tokenizer, 0.0)["input_ids"], encoded["input_ids"])
+    first = mask_tokens(encoded, tokenizer, 0.1, torch.Generator().manual_seed(5))["input_ids"]
+    again = mask_tokens(encoded, tokenizer, 0.1, torch.Generator().manual_seed(5))["input_ids"]
+    other = mask_tokens(encoded, tokenizer, 0.1, torch.Generator().manual_seed(6))["input_ids"]
+    assert torch.equal(first, again) and not torch.equal(first, other)
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.0])
+def test_a_masking_rate_outside_zero_to_one_is_refused(tokenizer, encoded, rate):
+    with pytest.raises(ValueError, match="rate"):
+        mask_tokens(encoded, tokenizer, rate)
