@@ -29,7 +29,7 @@ help: ## List the targets and how long each takes
 	@echo "make setup      only the environment and data (~3 min cold, ~2 s warm)"
 	@echo "make release    regenerate release/ from source/ with nbgrader (~15 s)"
 	@echo "make bench      benchmarks: set-up, assets, assignment budgets, lectures, thread scaling, grader throughput; writes benchmarks/results/ (~55 min)"
-	@echo "make calibrate  rerun the reference solution over 10 seeds and rederive the accuracy bar (~15 min)"
+	@echo "make calibrate  rerun the reference solution over 20 seeds and rederive the accuracy bar (~12 min)"
 	@echo "make clean-env  delete .venv and .data"
 
 setup: $(ENV_STAMP) $(DATA_STAMP)
@@ -76,7 +76,7 @@ bench: setup release
 	$(PY) benchmarks/bench_grader.py
 
 calibrate: setup
-	$(PY) benchmarks/calibrate_finetune_last_layer.py --seeds 10
+	$(PY) benchmarks/calibrate_finetune_last_layer.py --seeds 20
 
 clean-env:
 	rm -rf $(VENV) .data

@@ -6,4 +6,4 @@ import sys
 sys.modules.setdefault("rfc3987_syntax", None)
 
 # Part of every result's key: bump it when grading logic changes, so a rerun regrades.
-GRADER_VERSION = "7"
+GRADER_VERSION = "8"
