@@ -76,7 +76,7 @@ bench: setup release
 	$(PY) benchmarks/bench_grader.py
 
 calibrate: setup
-	$(PY) benchmarks/calibrate_finetune_last_layer.py --seeds 20
+	$(PY) benchmarks/calibrate_finetune_last_layer.py
 
 clean-env:
 	rm -rf $(VENV) .data
