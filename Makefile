@@ -9,10 +9,11 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 # The stamp's name carries a hash of the requirement files, so editing them reinstalls.
-REQ_HASH := $(shell cat requirements.txt requirements-nodeps.txt constraints.txt | sha256sum | cut -c1-12)
+REQ_HASH := $(shell cat requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml | sha256sum | cut -c1-12)
 ENV_STAMP := $(VENV)/.installed-$(REQ_HASH)
 DATA_STAMP := .data/.prepared-$(shell cat coursekit/asset_manifest.json coursekit/data.py coursekit/nltk_data.py | sha256sum | cut -c1-12)
-ASSIGNMENT := finetune_last_layer
+# Every assignment is a folder under source/ (and a plug-in under autograder/assignments/).
+ASSIGNMENTS := $(notdir $(wildcard source/*))
 # nbgrader runs helper programs (alembic) by name: the venv's bin must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Network cut for the tests when this user may make a network namespace.
@@ -23,25 +24,26 @@ OFFLINE := $(shell command -v ip >/dev/null && unshare -n true 2>/dev/null && ec
 .DEFAULT_GOAL := help
 
 help: ## List the targets and how long each takes
-	@echo "make demo       build the release, grade a 8-student sample class in the sandbox, print the table (~4 min; first run +3 min of installs)"
+	@echo "make demo       build the releases, grade a small sample class of every assignment in the sandbox, print the tables (~6 min; first run +4 min of installs)"
 	@echo "make test       the whole test suite, network cut (first run ~4 min of installs; suite ~20-30 min)"
 	@echo "make test-fast  the tests that run no notebook and train nothing (~2 min)"
 	@echo "make setup      only the environment and data (~3 min cold, ~2 s warm)"
 	@echo "make release    regenerate release/ from source/ with nbgrader (~15 s)"
-	@echo "make bench      benchmarks: set-up, assets, assignment budgets, lectures, thread scaling, grader throughput; writes benchmarks/results/ (~55 min)"
-	@echo "make calibrate  rerun the reference solution over 20 seeds and rederive the accuracy bar (~12 min)"
+	@echo "make bench      benchmarks: set-up, assets, assignment budgets, lectures, grader throughput; writes benchmarks/results/ (~60 min)"
+	@echo "make calibrate  rerun every assignment's reference solution over its seeds and rederive its bar (~30 min)"
 	@echo "make clean-env  delete .venv and .data"
 
 setup: $(ENV_STAMP) $(DATA_STAMP)
 
-$(ENV_STAMP): requirements.txt requirements-nodeps.txt constraints.txt
+$(ENV_STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml
 	@tools/ensure-system-packages.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@rm -f $(VENV)/.installed-*
 	$(PY) -m pip install --quiet --no-input -r requirements.txt -c constraints.txt $(QUIET_PIP)
 	$(PY) -m pip install --quiet --no-input --no-deps -r requirements-nodeps.txt $(QUIET_PIP)
-	@# The project root on the venv's path: notebooks, tests and grader import coursekit from anywhere.
-	@echo "$(CURDIR)" > $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/course-project.pth
+	@# The course's own packages (coursekit, autograder), installed in place from pyproject.toml.
+	@rm -f $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/course-project.pth
+	$(PY) -m pip install --quiet --no-input --no-deps --no-build-isolation -e . $(QUIET_PIP)
 	@touch $@
 
 $(DATA_STAMP): $(ENV_STAMP)
@@ -50,33 +52,34 @@ $(DATA_STAMP): $(ENV_STAMP)
 	@touch $@
 
 release: setup
-	$(PY) -m nbgrader generate_assignment $(ASSIGNMENT) --force --log-level=WARN
+	@for a in $(ASSIGNMENTS); do $(PY) -m autograder release $$a || exit 1; done
 
-demo: setup release ## Build the release, grade a sample class, print the table
+demo: setup release ## Build the release, grade a sample class of every assignment, print the tables
 	@tools/ensure-system-packages.sh
-	@rm -rf .data/demo && mkdir -p .data/demo/course
-	@cp -r source nbgrader_config.py .data/demo/course/
-	@echo "Sample class (8 students):"
+	@rm -rf .data/demo
+	@$(PY) -m autograder course init .data/demo/course > /dev/null
+	@echo "Sample class (every assignment: the reference, a mistake, two attacks, a broken file):"
 	@$(PY) tools/sample_class.py .data/demo/submissions
-	$(PY) -m autograder grade $(ASSIGNMENT) .data/demo/submissions --out .data/demo/out --course-dir .data/demo/course --workers 2
-	@echo "Grades: .data/demo/out/grades.csv  feedback: .data/demo/out/feedback/  gradebook: .data/demo/course/gradebook.db"
+	@for a in $(ASSIGNMENTS); do \
+	  $(PY) -m autograder grade $$a .data/demo/submissions/$$a --out .data/demo/out/$$a --course-dir .data/demo/course --workers 2 || exit 1; \
+	done
+	@echo "Grades: .data/demo/out/<assignment>/grades.csv  feedback: .data/demo/out/<assignment>/feedback/  gradebook: .data/demo/course/gradebook.db"
 
 test: setup ## Run every test (the network cut when possible)
-	@tools/ensure-system-packages.sh
+	@tools/ensure-system-packages.sh --browser
 	$(OFFLINE) $(PY) -m pytest tests $(PYTEST_ARGS)
 
 test-fast: setup
 	$(OFFLINE) $(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
 
-bench: setup release
+bench: setup release ## Benchmarks: set-up, assets, assignment and lecture budgets, grader throughput
 	$(PY) benchmarks/bench_setup.py
 	$(PY) benchmarks/bench_assignment.py
 	$(PY) benchmarks/bench_lectures.py
-	$(PY) benchmarks/bench_thread_scaling.py
 	$(PY) benchmarks/bench_grader.py
 
 calibrate: setup
-	$(PY) benchmarks/calibrate_finetune_last_layer.py
+	@for a in $(ASSIGNMENTS); do $(PY) -m autograder.assignments.$$a.calibrate || exit 1; done
 
 clean-env:
 	rm -rf $(VENV) .data

@@ -1,26 +1,36 @@
-"""A whole class: parallel workers, a progress bar with ETA, resumable."""
+"""A whole class: preflight, reference answers, parallel workers with a progress bar, resumable.
+
+Every per-student step is isolated: a worker that dies, a page that fails to
+render or a gradebook write that fails is reported for that student alone,
+and the batch finishes. A grader fault is retried by the next run.
+"""
 from __future__ import annotations
 
 import ctypes
-import json
+import hashlib
 import os
 import signal
 import subprocess
 import sys
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
 import nbformat
 from tqdm.auto import tqdm
 
-from autograder import gradebook, intake, reports, sandbox, worker
+from autograder import assignments, challenges, feedback, gradebook, intake, nbmeta, reference, release, reports, sandbox, worker
+from autograder.result import GradeResult
 from autograder.store import ResultStore, write_atomically
 
+_PLANS: dict[str, worker.Plan] = {}
 
-def _die_with_parent() -> None:
+
+def _start_worker(plans: dict[str, worker.Plan]) -> None:
     """Workers (and through --die-with-parent their sandboxes) end if the batch is killed."""
+    _PLANS.update(plans)
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
@@ -30,89 +40,180 @@ def _die_with_parent() -> None:
     torch.set_num_threads(1)
 
 
-def ensure_in_gradebook(spec, course_dir: Path, db_url: str) -> None:
+def _grade_in_worker(version: str, job: worker.Job):
+    return worker.grade(_PLANS[version], job)
+
+
+def state_dir(course_dir: Path) -> Path:
+    """The grader's own files for a course (challenge secret, reference answers, caches): never in the sandbox."""
+    return Path(course_dir) / ".autograder"
+
+
+def ensure_in_gradebook(assignment, course_dir: Path, db_url: str) -> None:
     """The assignment and its grade cells must be in the gradebook before scores go in."""
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(db_url) as gb:
         try:
-            gb.find_notebook(Path(spec.notebook).stem, spec.name)
+            gb.find_notebook(Path(assignment.notebook).stem, assignment.name)
             return
         except MissingEntry:
             pass
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
-    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", spec.name, "--force",
-                    f"--CourseDirectory.root={course_dir}", f"--CourseDirectory.db_url={db_url}"],
-                   cwd=course_dir, env=env, check=True, capture_output=True)
+    # nbgrader runs helper programs (alembic) by name: this interpreter's folder must be on PATH.
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    # generate_assignment records the grade cells; it writes its release copy aside, not over release/.
+    aside = state_dir(course_dir) / "gradebook-release"
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment.name, "--force",
+                           f"--CourseDirectory.root={course_dir}", f"--CourseDirectory.db_url={db_url}",
+                           f"--CourseDirectory.release_directory={aside}"],
+                          cwd=course_dir, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"nbgrader could not register {assignment.name} in the gradebook:\n{done.stderr[-2000:]}")
 
 
-def _crash_result(job: worker.Job, error: BaseException) -> dict:
-    spec_cells = worker._instructor_notebooks(worker.assignments.get(job.assignment))[2]
-    result = worker._base(job, spec_cells)
-    result.update(status="ungradable", reason=f"grader fault (not the student's): {error!r}")
+def make_plan(assignment, course_dir: Path, *, seed: int, limits: sandbox.Limits, unsafe_no_sandbox: bool,
+              progress: bool = True, kept: tuple[Path, Path] | None = None, reuse_outcomes: bool = True) -> worker.Plan:
+    """What one release of an assignment is graded against: the current one, or ``kept`` (source, release)."""
+    source_path, release_path = kept or (assignment.source_path(course_dir), assignment.release_path(course_dir))
+    for path, what in ((source_path, "the instructor's notebook"), (release_path, "the released notebook")):
+        if not path.is_file():
+            raise SystemExit(f"{what} is missing: {path}\n(run the grader from the course folder, or pass "
+                             "--course-dir; `nbgrader generate_assignment` writes release/)")
+    state = state_dir(course_dir)
+    source_sha256 = hashlib.sha256(source_path.read_bytes()).hexdigest()
+    release = nbformat.read(release_path, as_version=4)
+    stamp = release.metadata.get("course_release") if isinstance(release.metadata.get("course_release"), dict) else {}
+    specs = challenges.draw(assignment, challenges.load_secret(state), source_sha256, seed)
+    if progress:
+        print(f"Reference answers for {len(specs)} challenges (computed once per release and seed) ...", flush=True)
+    try:
+        answers = reference.answers(assignment, source_path, release_path, state, specs, source_sha256, limits,
+                                    unsafe_no_sandbox)
+    except reference.ReferenceError as error:
+        raise SystemExit(f"Nothing was graded: {error}") from None
+    return worker.Plan(assignment=assignment.name, course_dir=str(course_dir), state_dir=str(state),
+                       release_path=str(release_path), source_sha256=source_sha256,
+                       release_label=str(stamp.get("label", "")), specs=tuple(specs), reference_answers=answers,
+                       seed=seed, unsafe_no_sandbox=unsafe_no_sandbox, limits=limits, reuse_outcomes=reuse_outcomes)
+
+
+def _fault(plan: worker.Plan, job: worker.Job, error: BaseException) -> GradeResult:
+    cells = nbmeta.grade_cells(nbformat.read(plan.release_path, as_version=4))
+    result = worker.new_result(plan, job, cells)
+    result.status = "grader_error"
+    result.reason = f"grader fault (not the student's; rerun to retry): {error!r}"[:600]
     return result
 
 
-def _write_student_reports(out_dir: Path, result: dict, executed: dict | None, release_nb) -> None:
-    """The student's Gradescope results.json and feedback page (without hidden tests)."""
-    student = result["student"]
-    write_atomically(out_dir / "results" / student / "results.json", json.dumps(reports.gradescope(result), indent=2).encode())
-    write_atomically(out_dir / "feedback" / f"{student}.html", reports.feedback_html(result, executed, release_nb).encode())
+class Publisher:
+    """Everything the parent writes for one finished submission, each part guarded on its own."""
+
+    def __init__(self, assignment, course_dir: Path, out_dir: Path, db_url: str):
+        self.assignment, self.course_dir, self.out_dir, self.db_url = assignment, course_dir, out_dir, db_url
+        self.source = nbformat.read(assignment.source_path(course_dir), as_version=4)
+        self.release = nbformat.read(assignment.release_path(course_dir), as_version=4)
+        self.problems: list[str] = []
+
+    def publish(self, result: GradeResult, executed: dict | None, numbers: dict) -> None:
+        banner = reports.UNSAFE_BANNER if result.unsafe_no_sandbox else ""
+        steps = [("feedback page", lambda: write_atomically(
+                     self.out_dir / "feedback" / f"{result.student}.html",
+                     feedback.page(result, executed, numbers, banner).encode())),
+                 ("gradebook", lambda: gradebook.record(self.db_url, self.course_dir, Path(self.assignment.notebook).stem,
+                                                        result, nbmeta.answer_before(self.release))),
+                 ("graded notebook", lambda: gradebook.write_autograded(self.course_dir, result, self.assignment.notebook,
+                                                                        executed, numbers, self.source, self.release))]
+        if result.status != "grader_error":
+            steps.append(("results.json", lambda: reports.write_gradescope(
+                result, self.out_dir / "results" / result.student / "results.json")))
+        for what, step in steps:
+            try:
+                step()
+            except Exception as error:
+                self.problems.append(f"{result.student}: the {what} could not be written ({error!r}); "
+                                     "it is written again on the next run")
+                traceback.print_exc()
 
 
-def grade_batch(spec, submissions: Path, out_dir: Path, *, course_dir: Path, workers: int = 2,
+def grade_batch(assignment_name: str, submissions: Path, out_dir: Path, *, course_dir: Path, workers: int = 2,
                 force: bool = False, unsafe_no_sandbox: bool = False, seed: int = 0,
-                limits: sandbox.Limits = sandbox.Limits(), progress: bool = True) -> list[dict]:
-    out_dir = Path(out_dir)
-    course_dir = Path(course_dir).resolve()
+                limits: sandbox.Limits = sandbox.Limits(), progress: bool = True) -> list[GradeResult]:
+    assignment = assignments.get(assignment_name)
+    out_dir, course_dir = Path(out_dir), Path(course_dir).resolve()
     db_url = f"sqlite:///{course_dir / 'gradebook.db'}"
     if not unsafe_no_sandbox:
         available, why = sandbox.sandbox_available()
         if not available:
             raise SystemExit(f"The grading sandbox is unavailable: {why}\nInstall it with: sudo apt-get install -y bubblewrap\n"
                              "(or pass --unsafe-no-sandbox to run student code unprotected; every output will say so)")
-    ensure_in_gradebook(spec, course_dir, db_url)
-    found = intake.collect(Path(submissions), spec.name, Path(spec.notebook).stem)
-    store = ResultStore(out_dir)
-    jobs = {}
-    for sub in found:
-        key = store.key(sub.student, sub.sha256, seed)
-        if force or not store.has(key):
-            jobs[key] = worker.Job(sub.student, spec.name, sub.origin, sub.raw, sub.sha256, sub.problem,
-                                   seed, unsafe_no_sandbox, limits)
+    reference.preflight(limits, unsafe_no_sandbox)
+    current = make_plan(assignment, course_dir, seed=seed, limits=limits, unsafe_no_sandbox=unsafe_no_sandbox,
+                        progress=progress, reuse_outcomes=not force)
+    ensure_in_gradebook(assignment, course_dir, db_url)
+    found = intake.collect(Path(submissions), assignment.name, Path(assignment.notebook).stem)
+    plans = {current.source_sha256: current}
+    version_of = {}
+    for sub in found:  # a submission made from an older release is graded against that release, if it is kept
+        made_from = release.stamped_source(sub.raw)
+        kept = release.kept_release(course_dir, assignment.name, made_from) if made_from else None
+        if kept and made_from not in plans:
+            plans[made_from] = make_plan(assignment, course_dir, seed=seed, limits=limits,
+                                         unsafe_no_sandbox=unsafe_no_sandbox, progress=progress, kept=kept,
+                                         reuse_outcomes=not force)
+        version_of[sub.student] = made_from if kept else current.source_sha256
+    store = ResultStore(out_dir, assignment.name)
+    keys = {sub.student: store.key(sub.student, sub.sha256, seed, assignment.version, version_of[sub.student])
+            for sub in found}
+    jobs = {keys[sub.student]: (version_of[sub.student], worker.Job(sub.student, sub.origin, sub.raw, sub.sha256,
+                                                                    sub.problem))
+            for sub in found if force or not store.has_final(keys[sub.student])}
     skipped = len(found) - len(jobs)
     if skipped:
-        print(f"{skipped} submission(s) already graded with grader version and seed unchanged: skipped (--force regrades)")
-
-    release_nb = nbformat.read(spec.release_path, as_version=4)
+        print(f"{skipped} submission(s) already graded against this release with this grader: skipped "
+              "(--force regrades)")
+    publisher = Publisher(assignment, course_dir, out_dir, db_url)
     if jobs:
+        _run_jobs(plans, jobs, store, publisher, workers, progress)
+    results = []
+    for sub in found:
+        key = keys[sub.student]
+        result = store.load(key)
+        if key not in jobs:  # graded by an earlier run: make sure the gradebook and reports have it
+            executed, numbers = store.executed(key)
+            publisher.publish(result, executed, numbers)
+        results.append(result)
+    reports.write_csv(results, out_dir / "grades.csv")
+    text = reports.summary(results)
+    if publisher.problems:
+        text += "\n## Reports that could not be written\n\n" + "\n".join(f"- {p}" for p in publisher.problems) + "\n"
+    write_atomically(out_dir / "summary.md", text.encode())
+    return results
+
+
+def _run_jobs(plans: dict, jobs: dict, store: ResultStore, publisher: Publisher, workers: int, progress: bool) -> None:
+    pending = dict(jobs)
+    bar = tqdm(total=len(jobs), desc="grading", unit="notebook", disable=not progress, smoothing=0)
+    while pending:
+        # A worker that dies takes the pool with it; the submissions it held get a grader fault, the rest go on.
         with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn"),
-                                 initializer=_die_with_parent) as pool:
-            futures = {pool.submit(worker.grade, job): key for key, job in jobs.items()}
-            bar = tqdm(total=len(futures), desc="grading", unit="notebook", disable=not progress, smoothing=0)
+                                 initializer=_start_worker, initargs=(plans,)) as pool:
+            futures = {pool.submit(_grade_in_worker, *job): key for key, job in pending.items()}
+            broken = False
             for future in as_completed(futures):
                 key = futures[future]
                 try:
-                    result, executed = future.result()
-                except Exception as error:  # a worker fault must not stop the class
+                    result, executed, numbers = future.result()
+                except BrokenProcessPool as error:
+                    if broken:
+                        continue  # the pool is being rebuilt; this job is retried below
+                    broken = True
+                    result, executed, numbers = _fault(plans[pending[key][0]], pending[key][1], error), None, {}
+                except Exception as error:
                     traceback.print_exc()
-                    result, executed = _crash_result(jobs[key], error), None
-                store.save(key, result, executed)
-                gradebook.record(db_url, course_dir, spec, result, executed)
-                _write_student_reports(out_dir, result, executed, release_nb)  # now, while the other workers run
-                bar.set_postfix_str(f"{result['student']}: {result['status']}")
+                    result, executed, numbers = _fault(plans[pending[key][0]], pending[key][1], error), None, {}
+                store.save(key, result, executed, numbers)
+                publisher.publish(result, executed, numbers)
+                pending.pop(key, None)
+                bar.set_postfix_str(f"{result.student}: {result.status}")
                 bar.update()
-            bar.close()
-
-    results = []
-    for sub in found:
-        key = store.key(sub.student, sub.sha256, seed)
-        result = store.load(key)
-        if key not in jobs:  # graded by an earlier run: make sure the gradebook and reports have it
-            executed = store.executed(key)
-            gradebook.record(db_url, course_dir, spec, result, executed)
-            _write_student_reports(out_dir, result, executed, release_nb)
-        results.append(result)
-    reports.write_csv(results, out_dir / "grades.csv")
-    write_atomically(out_dir / "summary.md", reports.summary(results).encode())
-    return results
+    bar.close()

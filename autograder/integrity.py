@@ -1,11 +1,12 @@
-"""A static screen of the student's code for ways to tamper with grading.
+"""A static screen of the student's code: advice for the TA, never a score.
 
-Tests inside the student's kernel can be fooled by code in the same kernel
-(patching ``assert`` helpers, torch, IPython's input transformers or
-``showtraceback``...). The trusted stage-2 checks cover what the exported
-weights can prove; for the rest, a notebook whose own code reaches for these
-levers gets its in-notebook points withheld (the TA sees why and can review).
-An honest solution to the course's assignments needs none of them.
+It flags code that reaches for levers a tampering notebook would use
+(interpreter internals, patching torch or builtins, IPython's input
+transformers, the shell). Honest students write `import os`, `%time`,
+`!pip list`, `warnings.warn` and helpers named like modules too, so a flag is
+only a reason to look: it goes into grades.csv, the gradebook comment and the
+summary, and changes no point. Points come from trusted checks alone
+(docs/grading.md), which tampering cannot pass without doing the work.
 """
 from __future__ import annotations
 
@@ -32,12 +33,13 @@ ALLOWED_IMPORT_ROOTS = {
 
 @dataclass(frozen=True)
 class Flag:
-    cell_index: int
+    cell: int | None  # the cell's number in the student's notebook (1-based), as they see it
     line: int
     what: str
 
     def __str__(self) -> str:
-        return f"cell {self.cell_index}, line {self.line}: {self.what}"
+        where = f"cell {self.cell}" if self.cell is not None else "a cell"
+        return f"{where}, line {self.line}: {self.what}"
 
 
 def _dotted(node) -> str | None:
@@ -50,13 +52,13 @@ def _dotted(node) -> str | None:
 
 
 class _Screen(ast.NodeVisitor):
-    def __init__(self, cell_index: int):
-        self.cell_index = cell_index
+    def __init__(self, cell: int | None):
+        self.cell = cell
         self.flags: list[Flag] = []
         self.local_modules: set[str] = set()
 
     def flag(self, node, what):
-        self.flags.append(Flag(self.cell_index, getattr(node, "lineno", 0), what))
+        self.flags.append(Flag(self.cell, getattr(node, "lineno", 0), what))
 
     def visit_Import(self, node):
         for alias in node.names:
@@ -117,18 +119,20 @@ def _without_magics(source: str) -> tuple[str, list[int]]:
     return "\n".join(lines), magic_lines
 
 
-def screen(cells: list[tuple[int, str]]) -> list[Flag]:
-    """Flags for every tampering lever found in the given (index, source) cells."""
+def screen(cells: list[tuple[int, str]], numbers: dict[int, int | None] | None = None) -> list[Flag]:
+    """Flags for every lever found in the given (index, source) cells; ``numbers`` maps an index to the
+    cell's number in the student's notebook."""
     flags: list[Flag] = []
     for index, source in cells:
+        number = (numbers or {}).get(index, index + 1)
         code, magic_lines = _without_magics(source)
         for line in magic_lines:
-            flags.append(Flag(index, line, "IPython magic or shell command"))
+            flags.append(Flag(number, line, "IPython magic or shell command"))
         try:
             tree = ast.parse(code)
         except SyntaxError:
-            continue  # a syntax error only costs the student that cell's points
-        visitor = _Screen(index)
+            continue
+        visitor = _Screen(number)
         visitor.visit(tree)
         flags.extend(visitor.flags)
     return flags

@@ -1,150 +1,143 @@
 """Build the notebook that is actually executed from a student's submission.
 
-The instructor's version (source/) is the authority for every cell the
-student must not change: markdown, locked code, visible and hidden tests.
-Only the student's *answer* cells (nbgrader ``solution`` cells, matched by
-``grade_id``) and cells the student added are taken from the submission.
+The released notebook is the authority for every cell the student must not
+change: markdown, locked code and test cells. Only the student's *answer*
+cells (nbgrader ``solution`` cells, matched by ``grade_id``), their versions
+of unmarked demo cells, and cells they added are taken from the submission.
 So an edited, deleted, duplicated or retyped test cell, forged nbgrader
-metadata, or stale outputs ("All tests passed") change nothing: the grader
-runs its own copies, with outputs cleared.
+metadata, or stale outputs ("All tests passed") change nothing.
+
+Test cells run in their *released* form: the grading kernel never sees a
+hidden test, so nothing the kernel can print reveals one. (No point depends
+on a test cell; see docs/grading.md.)
 """
 from __future__ import annotations
 
 import ast
 import copy
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nbformat
 
+from autograder import nbmeta
 
-def nbgrader_meta(cell) -> dict:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return meta if isinstance(meta, dict) else {}
-
-
-def is_answer(cell) -> bool:
-    return bool(nbgrader_meta(cell).get("solution"))
+STUDENT_CELL_KEY = "course_cell"  # metadata: where a cell of the runnable notebook came from
 
 
-def is_free(cell) -> bool:
-    """An unlocked, ungraded instructor cell (settings, demos): the student's edit counts."""
-    meta = nbgrader_meta(cell)
-    return not meta.get("locked") and not meta.get("solution") and not meta.get("grade")
-
-
-def is_test(cell) -> bool:
-    meta = nbgrader_meta(cell)
-    return bool(meta.get("grade")) and not meta.get("solution") and cell.get("cell_type") == "code"
-
-
-@dataclass(frozen=True)
-class GradeCell:
-    grade_id: str
-    points: float
-    kind: str  # "test" (autograded code), "manual" (answer graded by hand)
-
-
-def grade_cells(source_nb) -> list[GradeCell]:
-    """Every graded cell of the instructor notebook, in order."""
-    result = []
-    for cell in source_nb.cells:
-        meta = nbgrader_meta(cell)
-        if meta.get("grade"):
-            kind = "manual" if meta.get("solution") else "test"
-            result.append(GradeCell(meta["grade_id"], float(meta.get("points", 0)), kind))
-    return result
+@dataclass
+class Runnable:
+    notebook: nbformat.NotebookNode
+    # runnable cell index -> the cell's number in the student's notebook (1-based), None if the student deleted it
+    student_numbers: dict[int, int | None] = field(default_factory=dict)
 
 
 def _clean(cell):
+    """A copy with no outputs, no attachments and no metadata (tags such as ``skip-execution`` included),
+    and code with plain newlines: what runs depends on the code alone."""
     cell = copy.deepcopy(cell)
     if cell.get("cell_type") == "code":
         cell["outputs"] = []
         cell["execution_count"] = None
-    cell.setdefault("metadata", {}).pop("nbgrader", None)
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        cell["source"] = source.replace("\r\n", "\n").replace("\r", "\n")
+    cell["metadata"] = {}
+    cell.pop("attachments", None)
     return cell
 
 
-def _answer_grade_id(cell, answer_ids: set[str]) -> str | None:
-    grade_id = nbgrader_meta(cell).get("grade_id")
-    return grade_id if isinstance(grade_id, str) and grade_id in answer_ids else None
-
-
-def build_runnable(source_nb, release_nb, student_nb):
-    """The notebook to execute: instructor cells from source, answers from the student.
+def build(release_nb, student_nb) -> Runnable:
+    """The notebook to execute: instructor cells from the release, answers and additions from the student.
 
     A missing answer falls back to the release stub (which raises
     NotImplementedError), so the notebook still runs and earns what it can.
-    Cells the student added keep their position after the answer they follow.
-    Any other cell carrying nbgrader metadata (a test, a locked cell, or a
-    forgery) is dropped: the instructor's version comes from source.
+    Cells the student added keep their position after the answer or demo cell
+    they follow. Any other cell carrying nbgrader metadata (a test, a locked
+    cell, or a forgery) is dropped: the release's own version is used.
     """
-    answer_ids = {nbgrader_meta(c)["grade_id"] for c in source_nb.cells if is_answer(c)}
-    release_answers = {nbgrader_meta(c)["grade_id"]: c for c in release_nb.cells if is_answer(c)}
-    free_ids = {c.get("id"): c.cell_type for c in source_nb.cells if is_free(c) and c.get("id")}
-    student_free: dict[str, object] = {}
-
-    student_answers: dict[str, object] = {}
-    added_after: dict[str | None, list] = {}
-    anchor = None
-    for cell in student_nb.cells:
-        grade_id = _answer_grade_id(cell, answer_ids)
-        if grade_id is not None and grade_id not in student_answers:
-            if cell.get("cell_type") == release_answers[grade_id].cell_type:
-                student_answers[grade_id] = cell
-                anchor = grade_id
-                continue
-        if cell.get("id") in free_ids and cell.get("id") not in student_free \
-                and cell.get("cell_type") == free_ids[cell.get("id")]:
-            student_free[cell.get("id")] = cell  # the student's version of a settings/demo cell
+    answer_types = {nbmeta.grade_id(c): c.cell_type for c in release_nb.cells if nbmeta.is_answer(c)}
+    free_types = {c.get("id"): c.cell_type for c in release_nb.cells if nbmeta.is_free(c) and c.get("id")}
+    # A demo cell whose id was lost (nbformat 3) or regenerated is still recognised by its unchanged source.
+    free_by_source = {c.source: c.get("id") for c in release_nb.cells if nbmeta.is_free(c) and c.get("id")}
+    answers: dict[str, tuple[int, object]] = {}
+    demos: dict[str, tuple[int, object]] = {}
+    added_after: dict[str | None, list[tuple[int, object]]] = {}
+    anchor: str | None = None
+    for number, cell in enumerate(student_nb.cells, start=1):
+        grade_id = nbmeta.grade_id(cell) if nbmeta.is_answer(cell) else None
+        if grade_id in answer_types and grade_id not in answers and cell.get("cell_type") == answer_types[grade_id]:
+            answers[grade_id] = (number, cell)
+            anchor = grade_id
             continue
-        if nbgrader_meta(cell):
-            # An instructor cell (or one with forged nbgrader metadata): never the student's code.
-            # The instructor's own version is restored from source below.
+        cell_id = cell.get("id")
+        if cell_id not in free_types and not nbmeta.meta(cell):
+            cell_id = free_by_source.get(_text(cell.get("source", "")), cell_id)
+        if cell_id in free_types and cell_id not in demos and cell.get("cell_type") == free_types[cell_id]:
+            demos[cell_id] = (number, cell)
+            anchor = f"demo:{cell_id}"
             continue
+        if nbmeta.meta(cell):
+            continue  # an instructor cell, or forged metadata: the release's version is used
         if cell.get("cell_type") == "code":
-            added_after.setdefault(anchor, []).append(cell)
+            added_after.setdefault(anchor, []).append((number, cell))
 
-    cells = []
-    for cell in source_nb.cells:
-        grade_id = nbgrader_meta(cell).get("grade_id")
-        if is_answer(cell):
-            # Cells added above the first answer (imports, helpers) go just before it.
-            cells.extend(_added(c) for c in added_after.pop(None, []))
-            chosen = student_answers.get(grade_id, release_answers[grade_id])
+    cells, numbers = [], {}
+
+    def append(cell, number, origin):
+        cell["metadata"][STUDENT_CELL_KEY] = origin
+        numbers[len(cells)] = number
+        cells.append(cell)
+
+    def append_added(key):
+        for number, cell in added_after.pop(key, []):
+            append(_clean(cell), number, "added")
+
+    release_numbers = _release_positions(release_nb, student_nb)
+    for cell in release_nb.cells:
+        grade_id = nbmeta.grade_id(cell)
+        if nbmeta.is_answer(cell):
+            append_added(None)  # cells added above the first answer (imports, helpers) go just before it
+            number, chosen = answers.get(grade_id, (None, cell))
             restored = _clean(chosen)
-            restored["metadata"]["nbgrader"] = copy.deepcopy(nbgrader_meta(release_answers[grade_id]))
-            cells.append(restored)
-            cells.extend(_added(c) for c in added_after.get(grade_id, []))
-        elif is_free(cell):
-            restored = _clean(student_free.get(cell.get("id"), cell))
-            restored["metadata"]["course_student_editable"] = True
-            cells.append(restored)
+            restored["metadata"]["nbgrader"] = copy.deepcopy(nbmeta.meta(cell))
+            append(restored, number, "answer")
+            append_added(grade_id)
+        elif nbmeta.is_free(cell):
+            number, chosen = demos.get(cell.get("id"), (None, cell))
+            append(_clean(chosen), number, "demo")
+            append_added(f"demo:{cell.get('id')}")
         else:
             restored = _clean(cell)
-            restored["metadata"]["nbgrader"] = copy.deepcopy(nbgrader_meta(cell))
-            cells.append(restored)
-    runnable = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(source_nb.metadata))
-    for index, cell in enumerate(runnable.cells):
+            restored["metadata"]["nbgrader"] = copy.deepcopy(nbmeta.meta(cell))
+            append(restored, release_numbers.get(grade_id), "instructor")
+    for key in list(added_after):
+        append_added(key)
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(release_nb.metadata))
+    for index, cell in enumerate(notebook.cells):
         cell["id"] = f"cell-{index}"
-    return runnable
+    return Runnable(notebook, numbers)
 
 
-def _added(cell):
-    added = _clean(cell)
-    added["metadata"]["course_added_by_student"] = True
-    return added
+def _text(source) -> str:
+    return ("".join(source) if isinstance(source, list) else str(source)).replace("\r\n", "\n")
 
 
-def student_cells(runnable) -> list[tuple[int, str]]:
-    """(index, source) of every cell whose code came from the student."""
-    result = []
-    for index, cell in enumerate(runnable.cells):
-        if cell.cell_type != "code":
-            continue
-        if is_answer(cell) or cell.metadata.get("course_added_by_student") or cell.metadata.get("course_student_editable"):
-            result.append((index, cell.source))
-    return result
+def _release_positions(release_nb, student_nb) -> dict[str, int]:
+    """Where the student's notebook has each instructor cell (by grade_id), 1-based."""
+    wanted = {nbmeta.grade_id(c) for c in release_nb.cells if nbmeta.grade_id(c) and not nbmeta.is_answer(c)}
+    found = {}
+    for number, cell in enumerate(student_nb.cells, start=1):
+        grade_id = nbmeta.grade_id(cell)
+        if grade_id in wanted and grade_id not in found:
+            found[grade_id] = number
+    return found
+
+
+def student_cells(notebook) -> list[tuple[int, str]]:
+    """(index, source) of every code cell whose code came from the student."""
+    return [(i, c.source) for i, c in enumerate(notebook.cells)
+            if c.cell_type == "code" and c.metadata.get(STUDENT_CELL_KEY) in ("answer", "added", "demo")]
 
 
 def stand_in_source(note: str) -> str:
@@ -175,42 +168,39 @@ class _GlobalNames(ast.NodeVisitor):
     visit_Lambda = visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _own_scope
 
 
-def _assigned_names(source: str) -> set[str]:
+def assigned_names(source: str) -> set[str]:
     visitor = _GlobalNames()
     visitor.visit(ast.parse(source))
     return visitor.names
 
 
-def replace_with_stand_ins(runnable, grade_ids, note: str) -> bool:
+def replace_with_stand_ins(notebook, grade_ids, note: str) -> bool:
     """Swap the named instructor cells for a stand-in that only says why it is not run.
 
-    For cells whose result the trusted stage throws away and recomputes on
-    held-out data (the in-notebook validation pass and its test): running
-    them in the sandbox would cost time and decide nothing. Only locked
-    instructor cells qualify; an answer cell is never replaced.
-
-    Nothing is replaced (and False is returned) when any of the student's
-    code mentions a name those cells set, such as ``val_accuracy`` in an
-    export cell: then the notebook runs exactly as written. The match is on
-    words, so a mention in a comment or string also counts; that only costs time.
+    For locked cells whose result the trusted stage recomputes on held-out
+    data (the in-notebook validation pass and its test): running them in the
+    sandbox would cost time and decide nothing. An answer cell is never
+    replaced. Nothing is replaced (and False is returned) when any of the
+    student's code mentions a name those cells set, such as ``val_accuracy``:
+    then the notebook runs as written. The match is on words, so a mention in
+    a comment also counts; that only costs time.
     """
     wanted = set(grade_ids)
     chosen = []
-    for cell in runnable.cells:
-        meta = nbgrader_meta(cell)
-        grade_id = meta.get("grade_id")
+    for cell in notebook.cells:
+        grade_id = nbmeta.grade_id(cell)
         if grade_id not in wanted:
             continue
-        if cell.cell_type != "code" or not meta.get("locked") or meta.get("solution"):
+        if cell.cell_type != "code" or not nbmeta.is_locked(cell):
             raise ValueError(f"cell {grade_id!r} is not a locked instructor code cell; it cannot be replaced")
         chosen.append(cell)
         wanted.discard(grade_id)
     if wanted:
         raise ValueError(f"no cell with grade_id {', '.join(sorted(wanted))} to replace")
-    names = set().union(*(_assigned_names(cell.source) for cell in chosen))
+    names = set().union(*(assigned_names(cell.source) for cell in chosen))
     if names:
         mention = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
-        if any(mention.search(source) for _, source in student_cells(runnable)):
+        if any(mention.search(source) for _, source in student_cells(notebook)):
             return False
     for cell in chosen:
         cell.source = stand_in_source(note)

@@ -81,6 +81,10 @@ class Stage1Result:
     wall_seconds: float = 0.0
     cell_seconds: list[float] = field(default_factory=list)
     log: str = ""          # runner diagnostics and stderr tail (untrusted text, for debugging)
+    answers: str = ""      # what the challenge harness printed (untrusted text, parsed by autograder.challenges)
+    started: bool = True   # False: the sandbox never started (a fault of the grader's machine, not the notebook's)
+    challenge_note: str = ""  # why the functions could not be checked, or how they were
+    challenge_seconds: float = 0.0  # of wall_seconds, the part the challenge harness took
 
 
 # ----------------------------------------------------------------- paths
@@ -171,13 +175,25 @@ def _claimed_uid():
     raise RuntimeError(f"all {SANDBOX_UID_SLOTS} sandbox uids are in use")
 
 
-def _launcher(run_dir: Path | None, python_install: Path, uid: int) -> list[str]:
+# A shell loop run as root in the sandbox's private mount namespace: bind each host folder onto its
+# stand-in under the run folder, then drop to the sandbox uid. The sandbox uid may not be able to
+# reach the host folders themselves (a checkout under a 0700 home or mktemp folder, the Python
+# install under /root), but it can always reach the run folder.
+_BIND_AS_ROOT = ('while [ "$1" != "--" ]; do '
+                 'mount --bind -o ro "$1" "$2" 2>/dev/null || mount --bind "$1" "$2" || exit 97; shift 2; done; '
+                 'shift; exec "$@"')
+
+
+def _launcher(binds: list[tuple[Path, Path]], uid: int) -> list[str]:
+    """Root only: (host folder, stand-in under the run folder) pairs, bound before privileges are dropped."""
     if os.geteuid() != 0:
         return []  # unprivileged: bwrap maps our own uid inside its user namespace
     chain = ["unshare", "--mount", "--propagation", "private", "--"]
-    if run_dir is not None:
-        chain += ["/bin/sh", "-c", 'mount --bind -o ro "$1" "$2" 2>/dev/null || mount --bind "$1" "$2" '
-                  '|| exit 97; shift 2; exec "$@"', "stage1", str(python_install), str(run_dir / "python")]
+    if binds:
+        chain += ["/bin/sh", "-c", _BIND_AS_ROOT, "stage1"]
+        for host, stand_in in binds:
+            chain += [str(host), str(stand_in)]
+        chain += ["--"]
     chain += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
     return chain
 
@@ -193,7 +209,7 @@ def sandbox_available() -> tuple[bool, str]:
         return _AVAILABLE
     try:
         with _claimed_uid() as uid:
-            cmd = _launcher(None, Path("/"), uid) + ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            cmd = _launcher([], uid) + ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                                                      "--unshare-all", "--die-with-parent", "--", "id", "-u"]
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     except (OSError, RuntimeError, subprocess.TimeoutExpired) as error:
@@ -237,12 +253,29 @@ def _env(limits: Limits, home: str, venv: Path) -> dict[str, str]:
     }
     if os.environ.get("COURSE_DATA"):
         env["COURSE_DATA"] = os.environ["COURSE_DATA"]
+    # The course package is bound at its own path; the kernel finds it there whatever the venv's own
+    # path entries say (they may name another checkout, which the sandbox does not show).
+    from coursekit import paths as ck_paths
+
+    env["PYTHONPATH"] = str(Path(ck_paths.PACKAGE_DIR).resolve().parent)
     return env
 
 
-def _bwrap_args(run_dir: Path, limits: Limits, venv: Path, python_install: Path) -> list[str]:
+def _host_folders(venv: Path, python_install: Path) -> list[Path]:
+    """Host folders the sandbox reads: the Python install, the venv, coursekit, NLTK data and caches."""
     from coursekit import paths as ck_paths
 
+    data_root, _, _ = _student_data()
+    folders = [python_install, venv, Path(ck_paths.PACKAGE_DIR).resolve()]
+    folders += [data_root / sub for sub in ("nltk_data", "cache") if (data_root / sub).is_dir()]
+    return folders
+
+
+def _stand_in(run_dir: Path, index: int) -> Path:
+    return run_dir / "host" / str(index)
+
+
+def _bwrap_args(run_dir: Path, limits: Limits, venv: Path, python_install: Path) -> list[str]:
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--hostname", "sandbox"]
     for top in ("usr", "bin", "lib", "lib64", "sbin", "etc"):
@@ -257,16 +290,11 @@ def _bwrap_args(run_dir: Path, limits: Limits, venv: Path, python_install: Path)
              "--size", str(int(limits.scratch_bytes)), "--tmpfs", "/tmp",
              "--size", str(int(limits.scratch_bytes)), "--tmpfs", SANDBOX_HOME,
              "--size", str(4 * 2**20), "--tmpfs", "/dev/shm"]
-    py_src = run_dir / "python" if os.geteuid() == 0 else python_install
-    args += ["--ro-bind", str(py_src), str(python_install)]
-    args += ["--ro-bind", str(venv), str(venv)]
-    coursekit_dir = Path(ck_paths.PACKAGE_DIR).resolve()
-    args += ["--ro-bind", str(coursekit_dir), str(coursekit_dir)]
+    for index, folder in enumerate(_host_folders(venv, python_install)):
+        source = _stand_in(run_dir, index) if os.geteuid() == 0 else folder
+        args += ["--ro-bind", str(source), str(folder)]
 
-    data_root, files, hidden = _student_data()
-    for sub in ("nltk_data", "cache"):
-        if (data_root / sub).is_dir():
-            args += ["--ro-bind", str(data_root / sub), str(data_root / sub)]
+    _, files, hidden = _student_data()
     for i, src in enumerate(files):
         copy_path = run_dir / "data" / f"{i}"
         if copy_path.is_file():
@@ -283,11 +311,21 @@ def _bwrap_args(run_dir: Path, limits: Limits, venv: Path, python_install: Path)
     return args
 
 
+def _run_root() -> str:
+    """Where run folders go: the temp folder if the sandbox uid can reach it (a TMPDIR inside a 0700
+    folder would not do), else /tmp."""
+    temp = Path(tempfile.gettempdir())
+    reachable = all(os.stat(p).st_mode & 0o001 for p in [temp, *temp.parents])
+    return str(temp) if reachable else "/tmp"
+
+
 def _prepare_run_dir(python_install: Path) -> Path:
-    run_dir = Path(tempfile.mkdtemp(prefix="stage1-"))
+    run_dir = Path(tempfile.mkdtemp(prefix="stage1-", dir=_run_root()))
     os.chmod(run_dir, 0o755)
-    (run_dir / "python").mkdir(mode=0o755)
     (run_dir / "data").mkdir(mode=0o755)
+    (run_dir / "host").mkdir(mode=0o755)
+    for index, _ in enumerate(_host_folders(_venv(), python_install)):
+        _stand_in(run_dir, index).mkdir(mode=0o755)
     shutil.copyfile(RUNNER_SOURCE, run_dir / "runner.py")
     os.chmod(run_dir / "runner.py", 0o644)
     # The prepared splits are 0600 root files: readable copies, bound read-only.
@@ -333,7 +371,7 @@ class _ProtocolError(Exception):
 class _Reader:
     """Incremental, capped parser of the runner's frames."""
 
-    def __init__(self, limits: Limits, allowlist: tuple[str, ...]):
+    def __init__(self, limits: Limits, allowlist: tuple[str, ...], answers_cap: int = 0):
         self.buf = bytearray()
         self.cells: dict[int, dict] = {}
         self.exported: dict[str, bytes] = {}
@@ -344,12 +382,16 @@ class _Reader:
         self.limits = limits
         self.allowlist = allowlist
         self.output_exceeded = False
+        self.answers: str | None = None
+        self.answers_cap = answers_cap
 
     def _frame_cap(self, kind: bytes) -> int:
         if kind == b"E":
             return self.limits.max_file_bytes + 2 + 1024
         if kind == b"L":
             return 65536 + 16
+        if kind == b"R":
+            return self.answers_cap
         return self.limits.output_bytes
 
     def feed(self, data: bytes) -> None:
@@ -362,7 +404,7 @@ class _Reader:
             if self.buf[:2] != b"S1":
                 raise _ProtocolError("garbage on the result channel")
             kind = bytes(self.buf[2:3])
-            if kind not in (b"C", b"E", b"D", b"L"):
+            if kind not in (b"C", b"E", b"D", b"L", b"R"):
                 raise _ProtocolError(f"unknown frame kind {kind!r}")
             (length,) = struct.unpack(">I", self.buf[3:7])
             if kind in (b"C", b"D") and self.notebook_bytes + length > self.limits.output_bytes:
@@ -384,6 +426,11 @@ class _Reader:
         if kind == b"L":
             if len(self.log) < _LOG_CAP:
                 self.log += payload[: _LOG_CAP - len(self.log)] + b"\n"
+            return
+        if kind == b"R":
+            if self.answers is not None:
+                raise _ProtocolError("a second set of challenge answers")
+            self.answers = payload.decode("utf-8", "replace")
             return
         if kind == b"E":
             if len(payload) < 2:
@@ -411,9 +458,13 @@ class _Reader:
             status = obj.get("status")
             if status not in ("ok", "timeout", "kernel_died", "sandbox_error"):
                 raise _ProtocolError("bad final status")
-            reason = obj.get("reason")
+            reason, note = obj.get("reason"), obj.get("challenge_note")
+            seconds = obj.get("challenge_seconds")
             self.done = {"status": status, "reason": reason[:2000] if isinstance(reason, str) else "",
-                         "truncated": obj.get("truncated") is True}
+                         "truncated": obj.get("truncated") is True,
+                         "challenge_note": note[:2000] if isinstance(note, str) else "",
+                         "challenge_seconds": float(seconds) if isinstance(seconds, (int, float))
+                         and not isinstance(seconds, bool) and 0 <= seconds < 1e6 else 0.0}
             return
         index, outputs = obj.get("index"), obj.get("outputs")
         if (not isinstance(index, int) or isinstance(index, bool) or not isinstance(outputs, list)
@@ -456,20 +507,25 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def run_notebook(notebook: dict, *, limits: Limits = Limits(),
-                 export_allowlist: tuple[str, ...] = ("classifier.safetensors", "export.json"),
-                 extra_readonly: tuple[Path, ...] = (), unsafe_no_sandbox: bool = False) -> Stage1Result:
-    """Execute ``notebook`` (nbformat-4 dict, outputs cleared) in the sandbox."""
+def run_notebook(notebook: dict, *, limits: Limits = Limits(), export_allowlist: tuple[str, ...] = (),
+                 challenges: dict | None = None, extra_readonly: tuple[Path, ...] = (),
+                 unsafe_no_sandbox: bool = False) -> Stage1Result:
+    """Execute ``notebook`` (nbformat-4 dict, outputs cleared) in the sandbox, then answer ``challenges``.
+
+    ``challenges``: {"runtime": source, "harness": source, "specs": [...], "call_timeout_s", "response_cap_bytes",
+    "total_s"}; see autograder/harness_runtime.py.
+    """
     start = time.monotonic()
     export_allowlist = tuple(export_allowlist)
 
-    def fail(status: str, reason: str) -> Stage1Result:
-        return Stage1Result(status, reason, None, {}, time.monotonic() - start, [])
+    def fail(status: str, reason: str) -> Stage1Result:  # before the sandbox process exists
+        return Stage1Result(status, reason, None, {}, time.monotonic() - start, [], started=False)
 
     try:
         payload = json.dumps({
             "config": {"cell_timeout_s": limits.cell_timeout_s, "output_bytes": limits.output_bytes,
-                       "max_file_bytes": limits.max_file_bytes, "export_allowlist": list(export_allowlist)},
+                       "max_file_bytes": limits.max_file_bytes, "export_allowlist": list(export_allowlist),
+                       "challenges": challenges},
             "notebook": notebook,
         }).encode()
     except (TypeError, ValueError) as error:
@@ -510,7 +566,8 @@ def run_notebook(notebook: dict, *, limits: Limits = Limits(),
             cap, no_cap = memcap.MemoryCap.create(f"autograder-sandbox-{uid}", limits.memory_bytes)
             if cap is not None:
                 claim.callback(cap.remove)
-            cmd = _launcher(run_dir, python_install, uid) + args
+            binds = [(folder, _stand_in(run_dir, i)) for i, folder in enumerate(_host_folders(venv, python_install))]
+            cmd = _launcher(binds, uid) + args
             env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
             cwd = "/"
         try:
@@ -520,7 +577,7 @@ def run_notebook(notebook: dict, *, limits: Limits = Limits(),
                                     preexec_fn=_preexec(limits, not unsafe_no_sandbox, cap))
         except (OSError, subprocess.SubprocessError) as error:
             return fail("sandbox_error", f"could not start the sandbox: {error}")
-        result = _supervise(proc, payload, notebook, limits, export_allowlist, start)
+        result = _supervise(proc, payload, notebook, limits, export_allowlist, start, challenges)
         if cap is None:
             result.log += f"\n(no memory cap: {no_cap}; the address-space limit still applies)"
         elif cap.oom_kills():
@@ -550,12 +607,15 @@ def _feed_stdin(proc: subprocess.Popen, payload: bytes) -> None:
 
 
 def _supervise(proc: subprocess.Popen, payload: bytes, notebook: dict, limits: Limits,
-               allowlist: tuple[str, ...], start: float) -> Stage1Result:
+               allowlist: tuple[str, ...], start: float, challenges: dict | None) -> Stage1Result:
     writer = threading.Thread(target=_feed_stdin, args=(proc, payload), daemon=True)
     writer.start()
-    reader = _Reader(limits, allowlist)
+    answers_cap = (int(challenges["response_cap_bytes"]) * 2 * len(challenges["specs"]) + 65536) if challenges else 0
+    reader = _Reader(limits, allowlist, answers_cap)
     stderr_tail = bytearray()
-    deadline = start + float(limits.notebook_timeout_s)
+    # The notebook's own limit, plus the challenges' (and a replay of the cells before a stop, at most the notebook's).
+    extra = float(challenges["total_s"]) + 180 + limits.notebook_timeout_s if challenges else 0.0
+    deadline = start + float(limits.notebook_timeout_s) + extra
     status, reason = None, ""
     streams = {proc.stdout.fileno(): "out", proc.stderr.fileno(): "err"}
     for fd in streams:
@@ -622,7 +682,7 @@ def _supervise(proc: subprocess.Popen, payload: bytes, notebook: dict, limits: L
             if done["truncated"] and status == "ok":
                 status, reason = "output_too_large", "the notebook printed more than the output cap; outputs truncated"
         elif returncode == 97:
-            status, reason = "sandbox_error", "could not bind the Python installation into the sandbox"
+            status, reason = "sandbox_error", "could not bind the Python installation, the venv or the course data into the sandbox"
         else:
             status = "sandbox_error" if not reader.cells else "kernel_died"
             reason = (f"the sandbox ended without a result (exit code {returncode})"
@@ -633,4 +693,6 @@ def _supervise(proc: subprocess.Popen, payload: bytes, notebook: dict, limits: L
         executed, seconds = _rebuild(notebook, reader.cells)
     log = (bytes(reader.log) + b"\n--- stderr ---\n" + bytes(stderr_tail)).decode("utf-8", "replace")
     exported = reader.exported if status not in ("sandbox_error",) else {}
-    return Stage1Result(status, reason, executed, exported, time.monotonic() - start, seconds, log)
+    return Stage1Result(status, reason, executed, exported, time.monotonic() - start, seconds, log,
+                        answers=reader.answers or "", challenge_note=(done or {}).get("challenge_note", ""),
+                        challenge_seconds=(done or {}).get("challenge_seconds", 0.0))

@@ -16,7 +16,14 @@ stdout: a stream of binary frames, written to a private duplicate of the
         frame = b"S1" + kind (1 byte) + length (4 bytes, big endian) + payload
         kind b"C": JSON {"index", "outputs", "execution_count", "seconds"} for one cell
         kind b"E": 2-byte name length + UTF-8 name + raw file bytes (an export)
-        kind b"D": JSON {"status", "reason", "truncated"} (last frame)
+        kind b"R": UTF-8 text the challenge harness printed (answers, one per line)
+        kind b"D": JSON {"status", "reason", "truncated", "challenge_note"} (last frame)
+
+After the notebook (and after its exports are read), the runner executes
+the challenge harness in the same kernel, if the config has ``challenges``.
+When the notebook stopped early (a cell timed out or the kernel died), the
+harness runs in a fresh kernel that first re-runs, silently, the cells before
+the one that stopped: the functions defined up to there still get checked.
         kind b"L": UTF-8 log text (diagnostics only)
 
 The parent trusts none of it: the student's code runs as the same uid and can
@@ -33,6 +40,7 @@ import time
 import traceback
 
 OUT_FD = None  # private result channel
+CellTimeoutError = DeadKernelError = None  # nbclient's, imported when the runner starts
 EXPORT_DIR = "submission_export"
 
 
@@ -157,6 +165,7 @@ def _export_files(allowlist: list, cap: int) -> None:
 
 
 def run(payload: dict) -> None:
+    global CellTimeoutError, DeadKernelError
     # jsonschema's optional IRI checker builds a parser grammar on import (0.9 s, once per notebook
     # here); nbformat never needs it to load a notebook, so its import is refused.
     sys.modules.setdefault("rfc3987_syntax", None)
@@ -179,6 +188,16 @@ def run(payload: dict) -> None:
 
         def output(self, outs, msg, display_id, cell_index):
             content = msg.get("content") or {}
+            if cell_index is not None and cell_index == state.get("harness_index"):
+                # The harness's answers: kept apart from the notebook's outputs, with a cap of their own.
+                if msg.get("msg_type") == "stream" and content.get("name") == "stdout":
+                    text = content.get("text") or ""
+                    if state["harness_bytes"] + len(text) <= harness_cap:
+                        state["harness_text"].append(text)
+                        state["harness_bytes"] += len(text)
+                return None
+            if state.get("replaying"):
+                return None
             if msg.get("msg_type") == "stream":
                 size = len(content.get("text") or "")
             else:
@@ -189,6 +208,9 @@ def run(payload: dict) -> None:
                 return None
             return super().output(outs, msg, display_id, cell_index)
 
+    challenges = config.get("challenges")
+    harness_cap = (int(challenges["response_cap_bytes"]) * 2 * len(challenges["specs"]) + 65536) if challenges else 0
+    client_class = CappedClient
     client = CappedClient(
         nb,
         timeout=config["cell_timeout_s"],
@@ -220,6 +242,8 @@ def run(payload: dict) -> None:
         state["live"] = 0
         _write_frame(b"C", frame)
 
+    stopped_at = None  # index of the cell the notebook stopped at (timeout, kernel died)
+    answered = False
     try:
         with client.setup_kernel():
             for index, cell in enumerate(nb.cells):
@@ -238,9 +262,12 @@ def run(payload: dict) -> None:
                     _log("cell error: " + "".join(traceback.format_exception_only(type(error), error)))
                 emit(index, cell, time.monotonic() - start)
                 if status != "ok":
+                    stopped_at = index
                     break
             _export_files(export_allowlist, export_cap)
             exported = True
+            if challenges and status == "ok":
+                answered = _answer_challenges(client, nb, challenges, state)
     except DeadKernelError:
         if status == "ok":
             status, reason = "kernel_died", "the kernel died"
@@ -253,8 +280,101 @@ def run(payload: dict) -> None:
 
     if not exported:  # the kernel failed to start or died: whatever it left on disk
         _export_files(export_allowlist, export_cap)
-    _write_frame(b"D", _json_bytes({"status": status, "reason": reason,
-                                    "truncated": state["truncated"]}))
+    note = ""
+    if challenges and not answered:
+        if status in ("timeout", "kernel_died") and stopped_at is not None:
+            answered, note = _answer_after_replay(nb, stopped_at, config, client_class, challenges, state)
+        else:
+            note = "the functions could not be checked: " + (reason or "the kernel did not answer")
+    _write_frame(b"D", _json_bytes({"status": status, "reason": reason, "truncated": state["truncated"],
+                                    "challenge_note": note,
+                                    "challenge_seconds": round(state.get("challenge_seconds", 0.0), 3)}))
+
+
+def _harness_code(challenges: dict) -> str:
+    """One cell: load the runtime and the assignment's harness into a private namespace, then answer."""
+    return (
+        "(lambda _h, _ns: (\n"
+        f"    exec(compile({challenges['runtime']!r}, '<grader-runtime>', 'exec'), _h),\n"
+        f"    exec(compile({challenges['harness']!r}, '<grader-harness>', 'exec'), _h),\n"
+        "    _h['run_all'](_ns, __import__('json').loads(" + repr(json.dumps(challenges["specs"])) + "), _h['CALLS'],\n"
+        f"                  {float(challenges['call_timeout_s'])!r}, {int(challenges['response_cap_bytes'])!r},\n"
+        f"                  {float(challenges['total_s'])!r}, _h.get('prepare')),\n"
+        "    None)[-1])({'__name__': 'grader_harness'}, __import__('IPython').get_ipython().user_ns)\n"
+    )
+
+
+def _answer_challenges(client, nb, challenges: dict, state: dict) -> bool:
+    """Run the harness cell in the client's kernel and forward what it printed. True if it ran."""
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(_harness_code(challenges))
+    budget = float(challenges["total_s"])
+    state["harness_text"] = []
+    state["harness_bytes"] = 0
+    state["harness_index"] = len(nb.cells)
+    nb.cells.append(cell)  # nbclient writes the executed cell back at its index
+    old_timeout = client.timeout
+    client.timeout = int(budget + 30)
+    started = time.monotonic()
+    try:
+        client.execute_cell(cell, state["harness_index"])
+    except Exception as error:  # the answers printed so far still count
+        _log("harness: " + "".join(traceback.format_exception_only(type(error), error)))
+    finally:
+        client.timeout = old_timeout
+        nb.cells.pop()
+        state["harness_index"] = None
+        state["challenge_seconds"] = state.get("challenge_seconds", 0.0) + time.monotonic() - started
+    _write_frame(b"R", "".join(state["harness_text"]).encode("utf-8", "replace"))
+    return True
+
+
+MAX_REPLAYS = 3
+
+
+def _answer_after_replay(nb, stopped_at: int, config: dict, client_class, challenges: dict, state: dict):
+    """A fresh kernel runs the notebook again without the cell that stopped it (outputs dropped), then the
+    harness: functions defined before and after that cell still get checked. A cell that stops the
+    replay too is left out in the next one, up to MAX_REPLAYS times."""
+    import nbformat
+
+    skipped = [stopped_at]
+    for _ in range(MAX_REPLAYS):
+        replay = nbformat.from_dict(json.loads(json.dumps(nb)))
+        for index in skipped:
+            replay.cells[index] = nbformat.v4.new_markdown_cell("(left out: this cell stopped the notebook)")
+        client = client_class(replay, timeout=config["cell_timeout_s"], kernel_name="python3", allow_errors=True,
+                              record_timing=False, interrupt_on_timeout=False,
+                              resources={"metadata": {"path": os.getcwd()}}, startup_timeout=120,
+                              shutdown_kernel="immediate")
+        state["replaying"] = True
+        stopped = None
+        try:
+            with client.setup_kernel():
+                for index, cell in enumerate(replay.cells):
+                    if cell.cell_type != "code":
+                        continue
+                    try:
+                        client.execute_cell(cell, index)
+                    except (CellTimeoutError, DeadKernelError):
+                        stopped = index
+                        break
+                if stopped is None:
+                    state["replaying"] = False
+                    cells = ", ".join(f"cell {i}" for i in skipped)
+                    return _answer_challenges(client, replay, challenges, state), (
+                        f"the notebook stopped at cell {stopped_at}; the functions were checked in a fresh kernel "
+                        f"that ran the notebook again without {cells}")
+        except Exception as error:
+            _log("replay: " + traceback.format_exc())
+            if stopped is None:
+                return False, (f"the functions could not be checked: the notebook could not be run again "
+                               f"({type(error).__name__})")
+        finally:
+            state["replaying"] = False
+        skipped.append(stopped)
+    return False, "the functions could not be checked: the notebook kept stopping when run again"
 
 
 def main() -> int:

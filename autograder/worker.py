@@ -1,99 +1,213 @@
-"""Grading one submission: intake, restore, sandboxed run, trusted checks.
+"""Grading one submission: intake, restore, sandboxed run with challenges, trusted checks, scores.
 
 Runs in a worker process that never executes student code itself (the
-notebook runs in the bubblewrap sandbox). It returns plain data; the parent
-alone writes results and grades.
+notebook and the challenge calls run in the bubblewrap sandbox). Every step
+is guarded on its own: bad input is "ungradable", a fault of the grader is
+"grader_error" (retried by the next run, never a student's zero), and a
+notebook that fails half-way keeps what its functions earned.
 """
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import re
 import time
-from dataclasses import dataclass
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import nbformat
 
-from autograder import assignments, integrity, restore, sandbox, scoring
+from autograder import GRADER_VERSION, assignments, challenges, integrity, nbmeta, restore, sandbox, scoring
+from autograder.harness_runtime import __file__ as _runtime_file
 from autograder.intake import Ungradable, parse_notebook
+from autograder.result import Check, GradeResult
+from autograder.store import write_atomically
 
-_checkers: dict[str, object] = {}
-_notebooks: dict[str, tuple] = {}
+RUNTIME_SOURCE = Path(_runtime_file).read_text()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every submission of one grading run is graded against (plain data, shared by the workers)."""
+    assignment: str
+    course_dir: str
+    state_dir: str
+    release_path: str
+    source_sha256: str
+    release_label: str
+    specs: tuple
+    reference_answers: dict
+    seed: int
+    unsafe_no_sandbox: bool
+    limits: sandbox.Limits
+    reuse_outcomes: bool = True  # False (--force): every notebook runs again
 
 
 @dataclass(frozen=True)
 class Job:
     student: str
-    assignment: str
     origin: str
     raw: bytes
     sha256: str
     problem: str | None
-    seed: int
-    unsafe_no_sandbox: bool
-    limits: sandbox.Limits
 
 
-def _instructor_notebooks(spec):
-    if spec.name not in _notebooks:
-        source = nbformat.read(spec.source_path, as_version=4)
-        release = nbformat.read(spec.release_path, as_version=4)
-        _notebooks[spec.name] = (source, release, restore.grade_cells(source))
-    return _notebooks[spec.name]
+_releases: dict[str, nbformat.NotebookNode] = {}
 
 
-def checker_for(spec):
-    if spec.name not in _checkers:
-        from autograder.trusted import FinetuneLastLayerChecker
-
-        _checkers[spec.name] = FinetuneLastLayerChecker(spec)
-    return _checkers[spec.name]
+def _release(plan: Plan):
+    if plan.release_path not in _releases:
+        _releases[plan.release_path] = nbformat.read(plan.release_path, as_version=4)
+    return _releases[plan.release_path]
 
 
-def _base(job: Job, cells) -> dict:
-    return {"student": job.student, "assignment": job.assignment, "origin": job.origin,
-            "sha256": job.sha256, "seed": job.seed, "status": "", "reason": "",
-            "scores": {c.grade_id: 0.0 for c in cells if c.kind == "test"},
-            "max_scores": {c.grade_id: c.points for c in cells},
-            "manual": [c.grade_id for c in cells if c.kind == "manual"],
-            "notes": {}, "integrity_flags": [], "trusted": None, "unsafe_no_sandbox": job.unsafe_no_sandbox,
-            "wall_seconds": 0.0, "notebook_seconds": 0.0, "trusted_seconds": 0.0, "stand_ins": []}
+def challenge_payload(assignment, specs) -> dict:
+    return {"runtime": RUNTIME_SOURCE, "harness": assignment.harness_source(), "specs": list(specs),
+            "call_timeout_s": assignment.call_timeout_s, "response_cap_bytes": assignment.response_cap_bytes,
+            "total_s": assignment.challenges_total_s}
 
 
-def grade(job: Job) -> tuple[dict, dict | None]:
-    """(result, executed notebook or None) for one submission."""
+def new_result(plan: Plan, job: Job, cells) -> GradeResult:
+    return GradeResult(student=job.student, assignment=plan.assignment, origin=job.origin, sha256=job.sha256,
+                       seed=plan.seed, scores={c.grade_id: 0.0 for c in cells if not c.manual},
+                       max_scores={c.grade_id: c.points for c in cells},
+                       manual=[c.grade_id for c in cells if c.manual],
+                       graded_against={"label": plan.release_label, "source_sha256": plan.source_sha256},
+                       unsafe_no_sandbox=plan.unsafe_no_sandbox, grader_version=GRADER_VERSION)
+
+
+def grade(plan: Plan, job: Job) -> tuple[GradeResult, dict | None, dict[int, int | None]]:
+    """(result, executed notebook or None, cell numbers as the student sees them)."""
     start = time.monotonic()
-    spec = assignments.get(job.assignment)
-    source, release, cells = _instructor_notebooks(spec)
-    result = _base(job, cells)
+    assignment = assignments.get(plan.assignment)
+    release = _release(plan)
+    cells = nbmeta.grade_cells(release)
+    result = new_result(plan, job, cells)
+
+    def finish(status, reason, executed=None, numbers=None):
+        result.status, result.reason = status, reason
+        result.timings["total"] = round(time.monotonic() - start, 3)
+        return result, executed, numbers or {}
+
+    # 1. Intake: the student's bytes become a checked notebook, or a reason.
     try:
         if job.problem:
             raise Ungradable(job.problem)
-        known = frozenset(c.grade_id for c in cells)
-        student_nb = parse_notebook(job.raw, known_grade_ids=known)
+        student_nb = parse_notebook(job.raw, known_grade_ids=frozenset(c.grade_id for c in cells))
     except Ungradable as error:
-        result.update(status="ungradable", reason=str(error), wall_seconds=time.monotonic() - start)
-        return result, None
+        return finish("ungradable", str(error))
+    stamp = student_nb.metadata.get("course_release")
+    result.release = {k: str(v) for k, v in stamp.items() if k in ("label", "source_sha256")} \
+        if isinstance(stamp, dict) else {}
+    made_from = result.release.get("source_sha256")
+    if made_from and made_from != plan.source_sha256:  # an older release that the course did not keep
+        result.flags.append(f"made from release {result.release.get('label') or made_from[:12]}, which is not kept: "
+                            f"graded against {plan.release_label or 'the current release'}")
 
-    runnable = restore.build_runnable(source, release, student_nb)
-    if restore.replace_with_stand_ins(runnable, spec.replaced_by_trusted, spec.stand_in_note):
-        result["stand_ins"] = list(spec.replaced_by_trusted)
-    flags = integrity.screen(restore.student_cells(runnable))
-    stage1 = sandbox.run_notebook(copy.deepcopy(dict(runnable)), limits=job.limits,
-                                  export_allowlist=(spec.export_file,), unsafe_no_sandbox=job.unsafe_no_sandbox)
-    result["notebook_seconds"] = stage1.wall_seconds
-    if stage1.status == "sandbox_error" and stage1.executed is None:
-        result.update(status="ungradable", reason=f"the notebook could not be run: {stage1.reason}",
-                      wall_seconds=time.monotonic() - start)
-        return result, None
+    # 2. Restore the instructor's cells; screen the student's code (advice for the TA only).
+    try:
+        runnable = restore.build(release, student_nb)
+        if assignment.stand_ins and restore.replace_with_stand_ins(runnable.notebook, assignment.stand_ins,
+                                                                   assignment.stand_in_note):
+            result.stand_ins = list(assignment.stand_ins)
+    except Exception as error:
+        return finish("grader_error", f"could not assemble the notebook to run: {error!r}")
+    try:
+        result.flags += [str(flag) for flag in integrity.screen(restore.student_cells(runnable.notebook),
+                                                                runnable.student_numbers)]
+    except Exception as error:  # advice only: its failure changes nothing
+        result.flags.append(f"the code screen could not run: {error!r}")
 
-    notebook_scores = scoring.in_notebook_scores(stage1.executed, cells)
+    # 3-4. The sandboxed run and the trusted checks: a deterministic function of the notebook that runs
+    # and of the plan, so an identical notebook (an unchanged release, a copy) reuses an earlier outcome.
+    key = _outcome_key(plan, assignment, runnable.notebook)
+    outcome = _load_outcome(plan, assignment, key) if plan.reuse_outcomes else None
+    if outcome is None:
+        outcome = _run_and_check(plan, assignment, cells, runnable.notebook)
+        if outcome.get("status") == "grader_error":
+            return finish("grader_error", outcome["reason"], outcome.get("executed"), runnable.student_numbers)
+        if outcome["status"] == "graded":  # a timeout or a dead kernel may depend on the machine's load: not reused
+            save_outcome(plan.state_dir, assignment, key, outcome)
+    else:
+        result.timings["reused_outcome"] = 1.0
+    result.checks = [Check(**c) for c in outcome["checks"]]
+    result.measurements = dict(outcome["measurements"])
+    result.timings.update(outcome["timings"])
+    result.scores, result.notes = scoring.score_cells(cells, assignment.rules, result.checks, outcome["missing"])
+    return finish(outcome["status"], as_student_sees(outcome["reason"], runnable.student_numbers),
+                  outcome["executed"], runnable.student_numbers)
+
+
+def _run_and_check(plan: Plan, assignment, cells, notebook) -> dict:
+    """Run ``notebook`` in the sandbox with the challenges, then judge everything in trusted code."""
+    payload = challenge_payload(assignment, plan.specs)
+    stage1 = sandbox.run_notebook(copy.deepcopy(dict(notebook)), limits=plan.limits,
+                                  export_allowlist=assignment.export_files, challenges=payload,
+                                  unsafe_no_sandbox=plan.unsafe_no_sandbox)
+    timings = {"sandbox": round(stage1.wall_seconds, 3), "cells": round(sum(stage1.cell_seconds), 3),
+               "challenges": round(stage1.challenge_seconds, 3),
+               # the notebook's own run in the sandbox: kernel start, its cells, kernel stop
+               "notebook": round(stage1.wall_seconds - stage1.challenge_seconds, 3)}
+    if not stage1.started:
+        return {"status": "grader_error", "reason": f"the sandbox could not start: {stage1.reason}"}
     trusted_start = time.monotonic()
-    trusted = checker_for(spec).check(stage1.exported).as_dict()
-    result["trusted_seconds"] = time.monotonic() - trusted_start
-    scores, notes = scoring.final_scores(spec, cells, notebook_scores, trusted, flags,
-                                         scoring.test_positions(dict(runnable)))
-    status = {"ok": "graded", "output_too_large": "graded", "timeout": "timeout",
-              "kernel_died": "kernel_died", "sandbox_error": "kernel_died"}[stage1.status]
-    result.update(status=status, reason=stage1.reason, scores=scores, notes=notes, integrity_flags=[str(f) for f in flags],
-                  trusted={k: v for k, v in trusted.items() if k != "changed"},
-                  wall_seconds=time.monotonic() - start)
-    return result, stage1.executed
+    missing = stage1.challenge_note or "the notebook's kernel did not answer this check"
+    try:
+        answers = challenges.parse_answers(stage1.answers, list(plan.specs))
+        checks = challenges.judge_all(assignment, list(plan.specs), answers, plan.reference_answers, missing)
+        cache = Path(plan.state_dir) / assignment.name / f"v{assignment.version}-{assignment.code_fingerprint()[:12]}"
+        report = assignment.check_artifacts(stage1.exported, cache)
+    except Exception:
+        return {"status": "grader_error", "reason": "a trusted check failed: " + traceback.format_exc(limit=3)[-600:],
+                "executed": stage1.executed}
+    timings["trusted"] = round(time.monotonic() - trusted_start, 3)
+    status = {"ok": "graded", "output_too_large": "graded", "timeout": "timeout", "kernel_died": "kernel_died",
+              "sandbox_error": "kernel_died"}[stage1.status]
+    reason = stage1.reason
+    if stage1.challenge_note and status != "graded":
+        reason = f"{reason}; {stage1.challenge_note}" if reason else stage1.challenge_note
+    return {"status": status, "reason": reason, "missing": missing, "executed": stage1.executed,
+            "checks": [asdict(c) for c in checks + report.checks], "measurements": dict(report.measurements),
+            "timings": timings}
+
+
+def outcome_key(assignment, source_sha256: str, specs, unsafe_no_sandbox: bool, limits, notebook) -> str:
+    """Everything a sandboxed run's outcome depends on: the code that runs, the checks and their inputs."""
+    digest = hashlib.sha256()
+    for part in (GRADER_VERSION, assignment.version, assignment.code_fingerprint(), RUNTIME_SOURCE,
+                 source_sha256, challenges.specs_digest(list(specs)), str(unsafe_no_sandbox), repr(limits),
+                 json.dumps(notebook, sort_keys=True)):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _outcome_key(plan: Plan, assignment, notebook) -> str:
+    return outcome_key(assignment, plan.source_sha256, plan.specs, plan.unsafe_no_sandbox, plan.limits, notebook)
+
+
+def _outcome_path(state_dir, assignment, key: str) -> Path:
+    return Path(state_dir) / assignment.name / "outcomes" / f"{key[:40]}.json"
+
+
+def _load_outcome(plan: Plan, assignment, key: str) -> dict | None:
+    try:
+        stored = json.loads(_outcome_path(plan.state_dir, assignment, key).read_text())
+    except (OSError, ValueError):
+        return None
+    return stored if stored.get("key") == key else None
+
+
+def save_outcome(state_dir, assignment, key: str, outcome: dict) -> None:
+    write_atomically(_outcome_path(state_dir, assignment, key), json.dumps({**outcome, "key": key}).encode())
+
+
+def as_student_sees(text: str, numbers: dict[int, int | None]) -> str:
+    """The runner names cells by their index in the notebook it ran; students know them by their place
+    in their own notebook."""
+    def number(match):
+        index = int(match.group(1))
+        return f"cell {numbers[index]}" if numbers.get(index) else "a cell the grader restored"
+
+    return re.sub(r"\bcell (\d+)\b", number, text)

@@ -80,9 +80,12 @@ def mask_tokens(batch, tokenizer, rate: float, generator: torch.Generator | None
     classifier from leaning on one or two words. Padding (attention mask 0),
     ``[CLS]`` and ``[SEP]`` are never masked. Draws come from ``generator``,
     or from torch's global generator (seeded by ``seed_everything``).
+    Rate 0 leaves the ids as they are; rate 1 hides every real word piece.
+
+    It returns a new batch and leaves ``batch`` alone: use what it returns.
     """
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"rate must be in [0, 1), got {rate}")
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate must be in [0, 1], got {rate}")
     ids = batch["input_ids"]
     real = batch["attention_mask"].bool() & (ids != tokenizer.cls_token_id) & (ids != tokenizer.sep_token_id)
     hidden = (torch.rand(ids.shape, generator=generator) < rate) & real

@@ -146,7 +146,14 @@ def test_masking_at_rate_zero_changes_nothing_and_a_seed_repeats_it(tokenizer, e
     assert torch.equal(first, again) and not torch.equal(first, other)
 
 
-@pytest.mark.parametrize("rate", [-0.1, 1.0])
+def test_masking_at_rate_one_hides_every_real_word_piece(tokenizer, encoded):
+    ids = mask_tokens(encoded, tokenizer, 1.0)["input_ids"]
+    before = encoded["input_ids"]
+    real = encoded["attention_mask"].bool() & (before != tokenizer.cls_token_id) & (before != tokenizer.sep_token_id)
+    assert (ids[real] == tokenizer.mask_token_id).all() and torch.equal(ids[~real], before[~real])
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.01])
 def test_a_masking_rate_outside_zero_to_one_is_refused(tokenizer, encoded, rate):
     with pytest.raises(ValueError, match="rate"):
         mask_tokens(encoded, tokenizer, rate)

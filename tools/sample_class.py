@@ -1,36 +1,35 @@
-"""Write a small sample class for `make demo`: a reference solution, partly
-wrong answers, cheating attempts and broken files, as <student>.ipynb."""
+"""Write the sample class of `make demo`: for every assignment, its reference solution, a plausible
+mistake, an attack and a broken file, as SUBMISSIONS/<assignment>/<student>.ipynb, taken from the
+assignment's own fixture corpus (autograder/assignments/<name>/fixtures.py)."""
 import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "autograder")]
+from autograder import assignments
 
-import assignment_fixtures  # noqa: E402
-import attacks  # noqa: E402
-import bad_inputs  # noqa: E402
+BROKEN = b'{"cells": [{"cell_type": "code", "source": "print(1)"'  # a truncated save
 
-PICK = {
-    "reference": "the instructor's solution",
-    "under_trained": "right code, trained on 48 examples",
-    "first_layer_unfrozen": "trains the first encoder layer instead of the last",
-    "atk_input_transformer": "rewrites every later cell to `pass`",
-    "atk_fake_accuracy": "predict() returns the validation labels",
-    "atk_pickle_export": "exports a pickle instead of safetensors",
-}
+
+def pick(corpus: dict) -> dict[str, object]:
+    """The reference, the first mistake, the first in-kernel tampering attack, a second attack."""
+    chosen = {"reference": corpus["reference"]}
+    mistakes = [s for s, f in corpus.items() if f.kind == "mistake"]
+    attacks = [s for s, f in corpus.items() if f.kind == "attack" and f.category in ("monkeypatch", "artifact", "tests")]
+    for student in mistakes[:1] + attacks[:2]:
+        chosen[student] = corpus[student]
+    return chosen
 
 
 def main(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    pool = {**{k: v[0] for k, v in assignment_fixtures.fixtures().items()}, **{k: v[0] for k, v in attacks.attacks().items()}}
-    for student, why in PICK.items():
-        (folder / f"{student}.ipynb").write_text(json.dumps(pool[student]))
-        print(f"  {student:24} {why}")
-    broken = bad_inputs.bad_cases(json.loads(assignment_fixtures.RELEASE.read_text()))
-    for student in ("bad_truncated_json", "bad_zip_renamed"):
-        (folder / f"{student}.ipynb").write_bytes(broken[student][0])
-        print(f"  {student:24} a broken file")
+    for assignment in assignments.all_assignments():
+        target = folder / assignment.name
+        target.mkdir(parents=True, exist_ok=True)
+        print(f"{assignment.name}:")
+        for student, fixture in pick(assignment.fixtures()).items():
+            (target / f"{student}.ipynb").write_bytes(fixture.file_bytes())
+            print(f"  {student:32} {fixture.what}")
+        (target / "broken_file.ipynb").write_bytes(BROKEN)
+        print(f"  {'broken_file':32} a notebook whose save was cut off")
 
 
 if __name__ == "__main__":

@@ -113,7 +113,8 @@ print(json.dumps(checks))
                "open('submission_export/export.json', 'w').write('{\"a\": 1}')\n"
                "open('submission_export/secret.txt', 'w').write('no')\n"
                "print('done')")
-    result = run_notebook(notebook(probe, load, exports), limits=QUICK)
+    result = run_notebook(notebook(probe, load, exports), limits=QUICK,
+                          export_allowlist=("classifier.safetensors", "export.json"))
     assert result.status == "ok", (result.reason, result.log)
     checks = last_json(result, 0)
     assert sandbox.is_sandbox_uid(checks["uid"]) or os.geteuid() != 0
@@ -142,7 +143,7 @@ os.makedirs("submission_export", exist_ok=True)
 save_file(head.state_dict(), "submission_export/classifier.safetensors")
 print("threads", torch.get_num_threads())
 '''
-    result = run_notebook(notebook(honest), limits=QUICK)
+    result = run_notebook(notebook(honest), limits=QUICK, export_allowlist=("classifier.safetensors",))
     assert result.status == "ok", (result.reason, result.log)
     blob = result.exported["classifier.safetensors"]
     (header_len,) = struct.unpack("<Q", blob[:8])
@@ -348,3 +349,88 @@ def test_unsafe_mode_runs_the_same_runner():
     result = run_notebook(notebook("print(6 * 7)"), limits=QUICK, unsafe_no_sandbox=True)
     assert result.status == "ok", (result.reason, result.log)
     assert "42" in texts(result)
+
+
+# ------------------------------------------------------------------ challenges
+TOY_HARNESS = """
+import os, time
+
+def call_add(namespace, args):
+    return namespace["add"](args["a"], args["b"])
+
+def call_mutate(namespace, args):
+    namespace["STATE"].append(1)
+    return len(namespace["STATE"])
+
+def call_sub(namespace, args):
+    return namespace["sub"](args["a"], args["b"])
+
+CALLS = {"add": call_add, "mutate": call_mutate, "sub": call_sub}
+"""
+
+
+def toy_challenges(*specs, timeout=5.0, total=60.0) -> dict:
+    from autograder.worker import RUNTIME_SOURCE
+
+    return {"runtime": RUNTIME_SOURCE, "harness": TOY_HARNESS, "call_timeout_s": timeout, "total_s": total,
+            "response_cap_bytes": 4096,
+            "specs": [{"name": f"c{i}", "group": kind, "kind": kind, "seed": i, "args": args}
+                      for i, (kind, args) in enumerate(specs)]}
+
+
+def answers_of(result, challenges) -> dict:
+    from autograder.challenges import parse_answers
+
+    return parse_answers(result.answers, challenges["specs"])
+
+
+def test_each_challenge_call_runs_isolated_and_a_bad_call_does_not_stop_the_rest():
+    student = ("STATE = []\nimport os, time\n"
+               "def add(a, b):\n"
+               "    if a == 'exit': os._exit(3)\n"
+               "    if a == 'hang':\n        while True: time.sleep(1)\n"
+               "    if a == 'flood': return 'x' * 10**6\n"
+               "    if a == 'quit': raise SystemExit(0)\n"
+               "    return a + b")
+    challenges = toy_challenges(("mutate", {}), ("mutate", {}), ("add", {"a": "exit", "b": 0}),
+                                ("add", {"a": "hang", "b": 0}), ("add", {"a": "flood", "b": 0}),
+                                ("add", {"a": "quit", "b": 0}), ("add", {"a": 2, "b": 40}), timeout=3)
+    result = run_notebook(notebook(student), limits=QUICK, challenges=challenges)
+    assert result.status == "ok", (result.reason, result.log)
+    got = answers_of(result, challenges)
+    assert got["c0"]["value"] == 1 and got["c1"]["value"] == 1  # the second call did not see the first's change
+    assert not got["c2"]["ok"] and "without an answer" in got["c2"]["error"]
+    assert not got["c3"]["ok"] and "within 3 s" in got["c3"]["error"]
+    assert not got["c4"]["ok"] and "KiB" in got["c4"]["error"]
+    assert not got["c5"]["ok"] and "SystemExit" in got["c5"]["error"]
+    assert got["c6"]["ok"] and got["c6"]["value"] == 42 and got["c6"]["name"] == "c6"
+    assert 0 <= got["c6"]["seconds"] < 3  # each answer records how long its call took
+    assert "challenge" not in json.dumps(result.executed)  # the harness is not part of the notebook
+
+
+def test_the_checks_have_a_total_time_budget():
+    student = "import time\ndef add(a, b):\n    time.sleep(2)\n    return a + b"
+    challenges = toy_challenges(*[("add", {"a": 1, "b": i}) for i in range(6)], timeout=5, total=5)
+    result = run_notebook(notebook(student), limits=QUICK, challenges=challenges)
+    got = answers_of(result, challenges)
+    assert got["c0"]["ok"] and got["c1"]["ok"]
+    assert not got["c5"]["ok"] and "used up" in got["c5"]["error"]
+
+
+@pytest.mark.parametrize("stop", ["import os; os._exit(1)", "import time; time.sleep(100)"])
+def test_functions_defined_before_and_after_a_crash_or_timeout_are_still_checked(stop):
+    challenges = toy_challenges(("add", {"a": 1, "b": 2}), ("sub", {"a": 5, "b": 2}))
+    result = run_notebook(notebook("def add(a, b):\n    return a + b", stop, "def sub(a, b):\n    return a - b"),
+                          limits=Limits(cell_timeout_s=8, notebook_timeout_s=120), challenges=challenges)
+    assert result.status in ("kernel_died", "timeout"), result.reason
+    got = answers_of(result, challenges)
+    assert got["c0"]["value"] == 3 and got["c1"]["value"] == 3
+    assert "fresh kernel" in result.challenge_note and "without cell 1" in result.challenge_note
+
+
+def test_a_notebook_that_keeps_stopping_is_not_replayed_forever():
+    challenges = toy_challenges(("add", {"a": 1, "b": 2}))
+    stops = ["import os; os._exit(1)"] * 5
+    result = run_notebook(notebook("def add(a, b):\n    return a + b", *stops), limits=QUICK, challenges=challenges)
+    assert result.status == "kernel_died"
+    assert "kept stopping" in result.challenge_note and not answers_of(result, challenges)

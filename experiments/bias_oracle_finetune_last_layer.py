@@ -7,7 +7,7 @@ accuracy at the best threshold chosen *on the test split itself*: an oracle no
 honest recipe can beat by shifting the head's bias alone.
 
 Usage: .venv/bin/python benchmarks/bias_oracle_finetune_last_layer.py 0,3,4,7
-Appends one JSON object per seed to benchmarks/results/bias_oracle_finetune_last_layer.jsonl.
+Appends one JSON object per seed to experiments/results/bias_oracle_finetune_last_layer.jsonl.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 import calibrate_finetune_last_layer as calibrate  # noqa: E402
 
-OUT = calibrate.ROOT / "benchmarks" / "results" / "bias_oracle_finetune_last_layer.jsonl"
+OUT = calibrate.ROOT / "experiments" / "results" / "bias_oracle_finetune_last_layer.jsonl"
 
 
 def test_margins(checker, weights: bytes):

@@ -1,19 +1,23 @@
-"""Stage 2 on real MiniLM weights and the real reserved split."""
+"""finetune_last_layer's trusted artifact checks on real MiniLM weights and the real reserved split."""
 import io
 
 import pytest
 import torch
 from safetensors.torch import save as save_safetensors
 
-from autograder import assignments, worker
-from autograder.trusted import ExportError, read_safetensors
+from autograder.assignments.finetune_last_layer.artifacts import SNAPSHOT, Checker
+from autograder.weights import ExportError, read_safetensors
 
-SPEC = assignments.FINETUNE_LAST_LAYER
+BAR = 0.71
 
 
 @pytest.fixture(scope="module")
 def checker():
-    return worker.checker_for(SPEC)
+    return Checker(BAR)
+
+
+def groups(report) -> dict[str, bool]:
+    return {c.group: c.passed for c in report.checks}
 
 
 def honest_weights(checker, seed=0, touch=("encoder.encoder.layer.5.output.dense.weight",)):
@@ -43,20 +47,40 @@ def test_strict_parsing_refuses_off_contract_files(checker):
     for name, raw in cases.items():
         with pytest.raises(ExportError):
             read_safetensors(raw, checker.expected)
-        assert not checker.check({SPEC.export_file: raw}).export_ok, name
+        report = checker.check({SNAPSHOT: raw}, tmp_path_factory_dir())
+        assert groups(report) == {"artifact:snapshot": False, "artifact:frozen": False, "artifact:trained": False,
+                                  "artifact:accuracy": False}, name
+    assert not any(groups(checker.check({}, tmp_path_factory_dir())).values())
+
+
+def tmp_path_factory_dir():
+    import tempfile
+    from pathlib import Path
+
+    return Path(tempfile.mkdtemp(prefix="artifact-cache-"))
 
 
 def test_freeze_check_is_bit_exact(checker):
-    ok = checker.check({SPEC.export_file: save_safetensors(honest_weights(checker))})
-    assert ok.export_ok and ok.frozen_ok
+    ok = groups(checker.check({SNAPSHOT: save_safetensors(honest_weights(checker))}, tmp_path_factory_dir()))
+    assert ok["artifact:snapshot"] and ok["artifact:frozen"] and ok["artifact:trained"]
     nudged = honest_weights(checker)
     name = "encoder.embeddings.word_embeddings.weight"
     nudged[name] = nudged[name].clone()
     nudged[name][0, 0] = torch.nextafter(nudged[name][0, 0], torch.tensor(1.0))  # one ulp
-    report = checker.check({SPEC.export_file: save_safetensors(nudged)})
-    assert not report.frozen_ok and name in report.frozen_reason
-    untouched = honest_weights(checker, touch=())
-    assert "did not train" in checker.check({SPEC.export_file: save_safetensors(untouched)}).frozen_reason
+    report = checker.check({SNAPSHOT: save_safetensors(nudged)}, tmp_path_factory_dir())
+    assert not groups(report)["artifact:frozen"]
+    assert name in next(c.reason for c in report.checks if c.group == "artifact:frozen")
+    untouched = checker.check({SNAPSHOT: save_safetensors(honest_weights(checker, touch=()))}, tmp_path_factory_dir())
+    assert "did not train" in next(c.reason for c in untouched.checks if c.group == "artifact:trained")
+
+
+def test_accuracy_is_kept_per_digest_of_the_weights(checker, tmp_path):
+    raw = save_safetensors(honest_weights(checker))
+    first = checker.check({SNAPSHOT: raw}, tmp_path).measurements["heldout_accuracy"]
+    (stored,) = (tmp_path / "accuracy").glob("*.json")
+    assert str(first)[:5] in stored.read_text()
+    stored.write_text(stored.read_text().replace('"digest": "', '"digest": "x'))  # a damaged entry is not trusted
+    assert checker.check({SNAPSHOT: raw}, tmp_path).measurements["heldout_accuracy"] == first
 
 
 @pytest.mark.slow
@@ -66,7 +90,7 @@ def test_cached_prefix_gives_the_same_accuracy_as_the_full_model(checker):
 
 
 def _fresh_checker_that_must_not_compute():
-    fresh = type(worker.checker_for(SPEC))(SPEC)
+    fresh = Checker(BAR)
 
     def refuse():
         raise AssertionError("the prefix was recomputed although a good file is on disk")
@@ -94,7 +118,7 @@ def test_prefix_is_kept_on_disk_outside_the_sandbox_and_rebuilt_if_damaged(check
     newest.write_bytes(newest.read_bytes()[:1000])
     stale = newest.with_name("prefix-v0-000000000000000000000000.safetensors")
     stale.write_bytes(b"from an older grader")
-    rebuilt = type(checker)(SPEC)
+    rebuilt = Checker(BAR)
     assert rebuilt.accuracy(tensors, fast=True) == expected
     assert not stale.exists() and newest.exists()
     assert _fresh_checker_that_must_not_compute().accuracy(tensors, fast=True) == expected

@@ -1,9 +1,4 @@
 """Tests for autograder.intake: collect() and parse_notebook() on bad and unusual input."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 import hashlib
 import io
 import json
@@ -12,11 +7,12 @@ import re
 import struct
 import time
 import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
 
-import bad_inputs
+from autograder import bad_inputs
 from autograder.intake import (Submission, Ungradable, collect, parse_notebook,
                                safe_student_id)
 

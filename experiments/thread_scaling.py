@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-OUT = ROOT / "benchmarks" / "results" / "thread_scaling.json"
+OUT = ROOT / "experiments" / "results" / "thread_scaling.json"
 
 
 def make_job(threads: int, student: str):

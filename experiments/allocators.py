@@ -5,7 +5,7 @@ the two cores), so single-thread speed sets its throughput. This runs the
 reference notebook (N_TRAIN 500) with glibc's malloc, jemalloc and tcmalloc
 preloaded, one after another, then glibc again to show the noise.
 
-Latest answer (benchmarks/results/allocators.json): no measurable gain. The
+Latest answer (experiments/results/allocators.json): no measurable gain. The
 two glibc runs differed by 8%, more than any allocator's effect; tcmalloc
 (55.7 s) matched the second glibc run (55.9 s) and jemalloc was slowest. A
 grader benchmark run with tcmalloc preloaded in the sandbox (grader_throughput.json)
@@ -24,7 +24,7 @@ from pathlib import Path
 from notebook_timer import time_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "allocators.json"
+OUT = ROOT / "experiments" / "results" / "allocators.json"
 SOURCE = ROOT / "source" / "finetune_last_layer" / "finetune_last_layer.ipynb"
 ALLOCATORS = {"glibc": "", "jemalloc": "libjemalloc.so.2", "tcmalloc": "libtcmalloc_minimal.so.4", "glibc again": ""}
 

@@ -18,7 +18,7 @@ chosen on.
 
 Usage: .venv/bin/python benchmarks/screen_recipes_finetune_last_layer.py lr2e-4,lr5e-5 1,6,4,3
 Results are appended (one JSON object per run) to
-benchmarks/results/recipe_screen_finetune_last_layer.jsonl.
+experiments/results/recipe_screen_finetune_last_layer.jsonl.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 import calibrate_finetune_last_layer as calibrate  # noqa: E402
 
-OUT = calibrate.ROOT / "benchmarks" / "results" / "recipe_screen_finetune_last_layer.jsonl"
+OUT = calibrate.ROOT / "experiments" / "results" / "recipe_screen_finetune_last_layer.jsonl"
 
 
 def learning_rate(value: str):

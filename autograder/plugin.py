@@ -1,0 +1,107 @@
+"""The contract between the generic grader and one assignment.
+
+An assignment is one folder, ``autograder/assignments/<name>/``, whose
+package exports ``ASSIGNMENT``, an instance of a subclass of
+:class:`Assignment`. Its notebook lives in the course's ``source/<name>/``.
+The folder brings everything specific to the assignment: the challenges and
+how to judge them, the in-kernel harness that answers them, the trusted
+checks of what the graded run exported, the calibration record, the fixture
+submissions with their expected scores, and its documentation. The generic
+grader (intake, sandbox, scoring, store, reports, CLI, nbgrader integration)
+names no assignment.
+
+How points are decided (see docs/grading.md):
+
+* After the notebook ran in the sandbox, the grader draws challenges
+  (:meth:`Assignment.draw_challenges`): fresh inputs for the student's
+  functions. The harness (:meth:`Assignment.harness_source`) answers each one
+  in the sandbox by calling the student's function on them; the reference
+  solution answers the same challenges in a run of its own.
+  :meth:`Assignment.judge` compares the two answers. No verdict comes from the
+  student's kernel.
+* :meth:`Assignment.check_artifacts` checks, in trusted code, what the
+  locked instructor cells of the graded run exported (weights, metrics).
+* Each graded cell has a :class:`CellRule`: it earns its points when every
+  check group it requires passed, and nothing otherwise.
+"""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.result import Check
+
+
+@dataclass(frozen=True)
+class CellRule:
+    grade_id: str
+    requires: tuple[str, ...]  # check groups: challenge groups ("encode_batch") or artifact checks ("artifact:accuracy")
+    summary: str               # what the cell checks, in words shown to students and TAs
+
+
+@dataclass(frozen=True)
+class ArtifactReport:
+    checks: list[Check]
+    measurements: dict[str, float | str | None]
+
+
+class Assignment:
+    """Base class of an assignment plug-in; subclasses set the attributes and implement the methods."""
+
+    name: str = ""
+    notebook: str = ""                       # file name inside source/<name>/
+    version: str = "1"                       # bump when checks change: results are keyed by it
+    rules: tuple[CellRule, ...] = ()
+    export_files: tuple[str, ...] = ()       # files the sandbox may hand back from submission_export/
+    stand_ins: tuple[str, ...] = ()          # locked cells whose result the trusted stage recomputes
+    stand_in_note: str = ""
+    heldout_datasets: tuple[str, ...] = ()   # reserved splits the checks read (nothing of them may reach a student)
+    # The least the fixture corpus must hold: honest solutions, honest mistakes, attacks, attack categories.
+    corpus_minimums: tuple[int, int, int, int] = (3, 4, 6, 5)
+    call_timeout_s: float = 10.0             # per challenge call (a spec may scale it with "time_factor")
+    challenges_total_s: float = 120.0        # all of one notebook's calls together
+    response_cap_bytes: int = 8 * 2**20      # per challenge answer
+    folder: Path = Path(".")
+
+    # ------------------------------------------------------------ challenges
+    def draw_challenges(self, rng: random.Random) -> list[dict]:
+        """Plain-data specs: {"name", "group", "kind", "seed", "args"[, "time_factor"]}."""
+        raise NotImplementedError
+
+    def harness_source(self) -> str:
+        """Python source run in the kernel after harness_runtime; defines CALLS = {kind: fn(namespace, args)}."""
+        return (self.folder / "harness.py").read_text()
+
+    def judge(self, spec: dict, student: dict, reference: dict) -> tuple[bool, str]:
+        """Compare the student's answer with the reference's; (passed, reason a student can act on)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- artifacts
+    def check_artifacts(self, exported: dict[str, bytes], cache_dir: Path) -> ArtifactReport:
+        return ArtifactReport([], {})
+
+    # ------------------------------------------------------------- metadata
+    def calibration(self) -> dict:
+        path = self.folder / "calibration.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def fixtures(self):
+        """The corpus for the tests: {student: Fixture}; see autograder/fixtures.py."""
+        return {}
+
+    def code_fingerprint(self) -> str:
+        """A digest of this plug-in's code: cached answers and outcomes are only reused by the same code."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for path in sorted(self.folder.glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        return digest.hexdigest()
+
+    def source_path(self, course_dir: Path) -> Path:
+        return Path(course_dir) / "source" / self.name / self.notebook
+
+    def release_path(self, course_dir: Path) -> Path:
+        return Path(course_dir) / "release" / self.name / self.notebook
