@@ -19,56 +19,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
-import platform
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import nbformat
-
-from autograder import nbmeta
+from autograder import calibration
 from coursekit.paths import PROJECT_ROOT
 
 FOLDER = Path(__file__).resolve().parent
 SOURCE = PROJECT_ROOT / "source" / "finetune_last_layer" / "finetune_last_layer.ipynb"
 OUT = FOLDER / "calibration.json"
-MARGIN = 0.02  # below the worst seed: absorbs thread-count and library-version noise
-SNAPSHOT = "submission_export/trained_classifier.safetensors"
 
 
-def reference_script(seed: int) -> str:
-    """The reference solution as one script, with timing around the training cell."""
-    parts = []
-    for cell in nbformat.read(SOURCE, as_version=4).cells:
-        if cell.cell_type != "code" or nbmeta.is_test(cell) or nbmeta.is_free(cell):
-            continue  # markdown, tests and demo cells
-        source = cell.source.replace("SEED = 0", f"SEED = {seed}")
-        if nbmeta.grade_id(cell) == "run_training":
-            source = "import time as _t\n_start = _t.perf_counter()\n" + source + "\n_train_seconds = _t.perf_counter() - _start\n"
-        parts.append(source)
-    parts.append('import json as _j\nprint("RESULT", _j.dumps({"validation_accuracy": val_accuracy, '
-                 '"train_seconds": _train_seconds}))')
-    return "\n\n".join(parts)
-
-
-def train_seed(seed: int, threads: int) -> tuple[dict, bytes, float]:
-    """Train the reference in a fresh process; return its printout, trained weights and wall time."""
-    with tempfile.TemporaryDirectory() as work:
-        env = dict(os.environ, COURSE_THREADS=str(threads), MPLBACKEND="Agg")
-        start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", reference_script(seed)], cwd=work, env=env,
-                              capture_output=True, text=True, check=True)
-        wall = time.perf_counter() - start
-        line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
-        result = json.loads(line[len("RESULT "):])
-        weights = (Path(work) / SNAPSHOT).read_bytes()
-    return result, weights, wall
+def train_seed(seed: int, threads: int) -> tuple[dict, dict[str, bytes], float]:
+    """Train the reference in a fresh process; return its printout, exported files and wall time."""
+    script = calibration.reference_script(SOURCE, seed, timed_cell="run_training",
+                                          result='{"validation_accuracy": val_accuracy, "train_seconds": _timed_seconds}')
+    return calibration.run_reference(script, threads)
 
 
 def main() -> None:
@@ -82,28 +50,26 @@ def main() -> None:
     with ThreadPoolExecutor(args.parallel) as pool:
         trained = list(pool.map(lambda seed: train_seed(seed, args.threads), range(args.seeds)))
     validation = [round(result["validation_accuracy"], 4) for result, _, _ in trained]
-    bar = math.floor((min(validation) - MARGIN) * 100) / 100
+    bar = calibration.bar_below(validation)
     checker = Checker(bar)
     runs = []
     with tempfile.TemporaryDirectory() as cache:
-        for seed, (result, weights, wall) in enumerate(trained):
-            report = checker.check({NAME: weights}, Path(cache))
+        for seed, (result, exported, wall) in enumerate(trained):
+            report = checker.check({NAME: exported[NAME]}, Path(cache))
             assert all(c.passed for c in report.checks if c.group != "artifact:accuracy"), report
             runs.append({"seed": seed, "validation_accuracy": validation[seed],
                          "test_accuracy": report.measurements["heldout_accuracy"],
                          "train_seconds": round(result["train_seconds"], 1), "script_seconds": round(wall, 1)})
             print(json.dumps(runs[-1]), flush=True)
-    test = [r["test_accuracy"] for r in runs]
     summary = {
         "assignment": "finetune_last_layer",
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}, {args.parallel} seeds at once",
+        "machine": calibration.machine(args.threads, args.parallel),
         "seeds": args.seeds,
-        "validation_accuracy": {"mean": round(statistics.mean(validation), 4), "min": min(validation), "max": max(validation)},
-        "test_accuracy": {"mean": round(statistics.mean(test), 4), "min": min(test), "max": max(test),
-                          "stdev": round(statistics.stdev(test), 4) if len(test) > 1 else 0.0},
+        "validation_accuracy": calibration.spread(validation),
+        "test_accuracy": calibration.spread([r["test_accuracy"] for r in runs], stdev=True),
         "train_seconds": {"mean": round(statistics.mean(r["train_seconds"] for r in runs), 1),
                           "max": max(r["train_seconds"] for r in runs)},
-        "margin": MARGIN,
+        "margin": calibration.MARGIN,
         "bar": bar,
         "rule": ("bar = floor to 0.01 of (lowest validation accuracy over the seeds - margin); chosen on validation "
                  "data only. The reserved test split is measured only to confirm that no reference run falls below "

@@ -26,58 +26,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
-import platform
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import nbformat
 import numpy as np
 
-from autograder import nbmeta
+from autograder import calibration
 from coursekit.paths import PROJECT_ROOT
 
 FOLDER = Path(__file__).resolve().parent
 SOURCE = PROJECT_ROOT / "source" / "transfer_vs_scratch" / "transfer_vs_scratch.ipynb"
 OUT = FOLDER / "calibration.json"
-MARGIN = 0.02  # below the worst seed: absorbs thread-count and library-version noise
-
-
-def reference_script(seed: int) -> str:
-    parts = []
-    for cell in nbformat.read(SOURCE, as_version=4).cells:
-        if cell.cell_type != "code" or nbmeta.is_test(cell) or nbmeta.is_free(cell):
-            continue
-        source = "\n".join(line for line in cell.source.splitlines() if "### BEGIN SOLUTION" not in line
-                           and "### END SOLUTION" not in line)
-        if nbmeta.grade_id(cell) == "setup":
-            assert "SEED = 0\n" in source
-            source = source.replace("SEED = 0\n", f"SEED = {seed}\n")
-        if nbmeta.grade_id(cell) == "experiment":
-            source = "import time as _t\n_start = _t.perf_counter()\n" + source + "\n_seconds = _t.perf_counter() - _start\n"
-        parts.append(source)
-    parts.append('import json as _j\nprint("RESULT", _j.dumps({"results": results, "experiment_seconds": _seconds}))')
-    return "\n\n".join(parts)
 
 
 def run_seed(seed: int, threads: int) -> tuple[dict, dict[str, bytes], float]:
-    with tempfile.TemporaryDirectory() as work:
-        env = dict(os.environ, COURSE_THREADS=str(threads), MPLBACKEND="Agg")
-        start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", reference_script(seed)], cwd=work, env=env,
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"seed {seed} failed:\n{done.stderr[-3000:]}")
-        wall = time.perf_counter() - start
-        line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
-        exported = {p.name: p.read_bytes() for p in (Path(work) / "submission_export").iterdir()}
-    return json.loads(line[len("RESULT "):]), exported, wall
+    script = calibration.reference_script(SOURCE, seed, timed_cell="experiment",
+                                          result='{"results": results, "experiment_seconds": _timed_seconds}')
+    return calibration.run_reference(script, threads)
 
 
 def main() -> None:
@@ -120,7 +87,7 @@ def main() -> None:
         print(json.dumps(runs[-1]), flush=True)
     validation = [r["validation_accuracy"] for r in runs]
     tested = [r["test_accuracy"] for r in runs]
-    bar = math.floor((min(validation) - MARGIN) * 100) / 100
+    bar = calibration.bar_below(validation)
     # The grader's own seed through the whole trusted check: the retrained points must match.
     with tempfile.TemporaryDirectory() as cache:
         report = Checker(bar).check(runs_raw[0][1], Path(cache))
@@ -130,20 +97,16 @@ def main() -> None:
             for size in ref.SIZES}
     summary = {
         "assignment": "transfer_vs_scratch",
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}, {args.parallel} seeds "
-                   f"at once, torch {torch.__version__}",
+        "machine": f"{calibration.machine(args.threads, args.parallel)}, torch {torch.__version__}",
         "seeds": args.seeds,
         "metric": f"accuracy of the probe (frozen MiniLM + logistic regression, C={ref.PROBE_C}) trained on all "
                   f"{largest} pool snippets",
-        "validation_accuracy": {"mean": round(statistics.mean(validation), 4), "min": min(validation),
-                                "max": max(validation)},
-        "test_accuracy": {"mean": round(statistics.mean(tested), 4), "min": min(tested), "max": max(tested),
-                          "stdev": round(statistics.stdev(tested), 4) if len(tested) > 1 else 0.0},
-        "gap_pretrained_minus_scratch": {size: {"mean": round(statistics.mean(v), 4), "min": min(v), "max": max(v)}
-                                         for size, v in gaps.items()},
+        "validation_accuracy": calibration.spread(validation),
+        "test_accuracy": calibration.spread(tested, stdev=True),
+        "gap_pretrained_minus_scratch": {size: calibration.spread(v) for size, v in gaps.items()},
         "experiment_seconds": {"mean": round(statistics.mean(r["experiment_seconds"] for r in runs), 1),
                                "max": max(r["experiment_seconds"] for r in runs)},
-        "margin": MARGIN,
+        "margin": calibration.MARGIN,
         "bar": bar,
         "rule": (f"bar = floor to 0.01 of (lowest validation accuracy over the seeds of the probe trained on all "
                  f"{largest} snippets - margin); chosen on validation data only. The reserved test split is measured "
