@@ -61,6 +61,14 @@ class Notebooks:
         self.source = nbformat.read(source_path, as_version=4)
         self.release = nbformat.read(release_path, as_version=4)
 
+    @classmethod
+    def of(cls, assignment: str) -> "Notebooks":
+        """The checkout's source and release notebooks of ``assignment``."""
+        from coursekit.paths import PROJECT_ROOT
+
+        return cls(PROJECT_ROOT / "source" / assignment / f"{assignment}.ipynb",
+                   PROJECT_ROOT / "release" / assignment / f"{assignment}.ipynb")
+
     def reference_answers(self) -> dict[str, str]:
         """The instructor's solution of every answer cell, without the solution markers."""
         return {nbmeta.grade_id(c): nbmeta.without_solution_markers(c.source) for c in self.source.cells
@@ -110,3 +118,8 @@ def edit_cells(notebook: dict, change) -> dict:
 
 def zero(points: dict[str, float]) -> dict[str, float]:
     return {k: 0.0 for k in points}
+
+
+def less(points: dict[str, float], *lost: str) -> dict[str, float]:
+    """Full points except the cells in ``lost``: an honest mistake's exact expected score."""
+    return {k: (0 if k in lost else v) for k, v in points.items()}

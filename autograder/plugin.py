@@ -83,6 +83,14 @@ class Assignment:
         return ArtifactReport([], {})
 
     # ------------------------------------------------------------- metadata
+    @property
+    def bar(self) -> float:
+        """The pass mark, rederived from the calibration record by the rule in autograder/calibration.py."""
+        from autograder.calibration import bar_below
+
+        record = self.calibration()
+        return bar_below([record["validation_accuracy"]["min"]], record["margin"])
+
     def calibration(self) -> dict:
         path = self.folder / "calibration.json"
         return json.loads(path.read_text()) if path.exists() else {}

@@ -5,7 +5,6 @@ Doc: ``docs/finetune_last_layer.md`` (contract, checks, calibration, history).
 """
 from __future__ import annotations
 
-import math
 import random
 from pathlib import Path
 
@@ -54,11 +53,6 @@ class FinetuneLastLayer(Assignment):
 
     def __init__(self):
         self._checker = None
-
-    @property
-    def bar(self) -> float:
-        record = self.calibration()
-        return math.floor((record["validation_accuracy"]["min"] - record["margin"]) * 100) / 100
 
     def draw_challenges(self, rng: random.Random) -> list[dict]:
         return challenges.draw(rng)

@@ -15,7 +15,7 @@ import json
 
 import nbformat
 
-from autograder.fixtures import Fixture, Notebooks, add_cell, edit_cells, zero
+from autograder.fixtures import Fixture, Notebooks, add_cell, edit_cells, less, zero
 from coursekit.paths import PROJECT_ROOT, data_dir
 
 NAME = "finetune_last_layer"
@@ -23,14 +23,6 @@ FULL = {"test_encode_batch": 2, "test_inspect_model": 3, "test_classifier_shapes
         "test_freeze_all": 1, "test_freeze_all_but_last": 2, "test_optimizer": 1, "test_training_loop": 1,
         "test_accuracy": 2, "test_export": 2}
 ZERO = zero(FULL)
-
-
-def _less(*lost: str) -> dict[str, float]:
-    return {k: (0 if k in lost else v) for k, v in FULL.items()}
-
-
-def notebooks() -> Notebooks:
-    return Notebooks(PROJECT_ROOT / "source" / NAME / f"{NAME}.ipynb", PROJECT_ROOT / "release" / NAME / f"{NAME}.ipynb")
 
 
 # ----------------------------------------------------------------- honest
@@ -127,7 +119,7 @@ def mistakes(nb: Notebooks) -> dict[str, Fixture]:
     out = {}
 
     def add(name, what, notebook, *lost):
-        out[f"mistake_{name}"] = Fixture("mistake", what, notebook, expected=_less(*lost))
+        out[f"mistake_{name}"] = Fixture("mistake", what, notebook, expected=less(FULL, *lost))
 
     freeze_loop = ("    for parameter in encoder_layers(classifier.encoder)[-1].parameters():\n        parameter.requires_grad = True\n"
                    "    for parameter in classifier.head.parameters():\n        parameter.requires_grad = True")
@@ -302,10 +294,10 @@ def attacks(nb: Notebooks) -> dict[str, Fixture]:
         cell(weights, "answer_feature_extraction"))
     add("paste_over_mistake", "artifact", "the everything-trainable mistake, then a frozen-looking weights file pasted "
         "over the graded run's", add_cell(solved({"freezing": [("    freeze_all(classifier)\n", "")]}), weights, "export"),
-        _less("test_freeze_all_but_last", "test_accuracy"))
+        less(FULL, "test_freeze_all_but_last", "test_accuracy"))
     add("export_fakes_when_graded", "artifact", "export_weights writes the real state except when the model looks like "
         "the real classifier", solved({"export": [("    save_file({name", "    if sum(p.numel() for p in model.parameters()) > 10**6:\n"
-                                                    "        return path\n    save_file({name")]}), _less("test_export"))
+                                                    "        return path\n    save_file({name")]}), less(FULL, "test_export"))
     # Feedback as an attack on the TA.
     add("html_script", "feedback", "outputs HTML with a script, event handlers, a javascript: link and a remote image",
         cell("from IPython.display import HTML, display\ndisplay(HTML(\"<script>alert('pwned')</script><img src=x onerror=alert(1)>"
@@ -322,7 +314,7 @@ def attacks(nb: Notebooks) -> dict[str, Fixture]:
         solved({"training": [("    return losses\n", "    with torch.no_grad():\n"
                                                          "        for p in encoder_layers(classifier.encoder)[0].parameters():\n"
                                                          "            p.add_(1e-3)\n    return losses\n")]}),
-        _less("test_training_loop", "test_accuracy"))
+        less(FULL, "test_training_loop", "test_accuracy"))
     add("pickle_export", "ML", "export_weights writes a pickle with torch.save (nothing else solved)",
         nb.submission({"export": nb.reference_answers()["export"].replace(
             "save_file({name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}, str(path))",
@@ -331,7 +323,7 @@ def attacks(nb: Notebooks) -> dict[str, Fixture]:
 
 
 def corpus() -> dict[str, Fixture]:
-    nb = notebooks()
+    nb = Notebooks.of(NAME)
     fixtures = {"unchanged_release": Fixture("baseline", "the released notebook, unchanged", nb.submission(), expected=dict(ZERO)),
                 "reference": Fixture("baseline", "the instructor's solution", nb.solved(), expected=dict(FULL))}
     for part in (honest, mistakes, attacks):

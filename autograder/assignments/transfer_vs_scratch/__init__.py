@@ -6,7 +6,6 @@ Doc: ``README.md`` next to this file (contract, checks, tolerances, calibration,
 """
 from __future__ import annotations
 
-import math
 import random
 from pathlib import Path
 
@@ -55,11 +54,6 @@ class TransferVsScratch(Assignment):
 
     def __init__(self):
         self._checker = None
-
-    @property
-    def bar(self) -> float:
-        record = self.calibration()
-        return math.floor((record["validation_accuracy"]["min"] - record["margin"]) * 100) / 100
 
     def draw_challenges(self, rng: random.Random) -> list[dict]:
         return challenges.draw(rng)

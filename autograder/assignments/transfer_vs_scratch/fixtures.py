@@ -16,7 +16,7 @@ import json
 
 import nbformat
 
-from autograder.fixtures import Fixture, Notebooks, add_cell, edit_cells, zero
+from autograder.fixtures import Fixture, Notebooks, add_cell, edit_cells, less, zero
 from coursekit.paths import PROJECT_ROOT, data_dir
 
 NAME = "transfer_vs_scratch"
@@ -24,14 +24,6 @@ FULL = {"test_nested_subsets": 2, "test_embed_texts": 2, "test_fit_probe": 1, "t
         "test_scratch_model": 2, "test_train_scratch": 1, "test_transfer_curve": 2, "test_scratch_curve": 2,
         "test_summary": 1, "test_plot": 1}
 ZERO = zero(FULL)
-
-
-def _less(*lost: str) -> dict[str, float]:
-    return {k: (0 if k in lost else v) for k, v in FULL.items()}
-
-
-def notebooks() -> Notebooks:
-    return Notebooks(PROJECT_ROOT / "source" / NAME / f"{NAME}.ipynb", PROJECT_ROOT / "release" / NAME / f"{NAME}.ipynb")
 
 
 # ----------------------------------------------------------------- honest
@@ -144,7 +136,7 @@ def mistakes(nb: Notebooks) -> dict[str, Fixture]:
     out = {}
 
     def add(name, what, notebook, *lost):
-        out[f"mistake_{name}"] = Fixture("mistake", what, notebook, expected=_less(*lost))
+        out[f"mistake_{name}"] = Fixture("mistake", what, notebook, expected=less(FULL, *lost))
 
     add("independent_subsets", "a fresh random draw for every size: the subsets are not nested", solved({
         "nested_subsets": [("    order = np.random.default_rng(seed).permutation(n_available)\n"
@@ -216,7 +208,7 @@ def attacks(nb: Notebooks) -> dict[str, Fixture]:
                            "for _p in _record['points']:\n    _p['pretrained_accuracy'] = min(1.0, _p['pretrained_accuracy'] + 0.05)\n"
                            "    _p['scratch_accuracy'] = min(1.0, _p['scratch_accuracy'] + 0.08)\n"
                            "open('submission_export/curve.json', 'w').write(json.dumps(_record))", "answer_advice"),
-        _less("test_transfer_curve", "test_scratch_curve"))
+        less(FULL, "test_transfer_curve", "test_scratch_curve"))
     add("probe_peeks_when_graded", "ML", "fit_probe trains on the validation features too, but only on MiniLM-sized "
         "features (it passes the checks on small ones)", solved({"fit_probe": [(
             "    probe.fit(np.asarray(features, dtype=np.float64), np.asarray(labels))",
@@ -224,7 +216,7 @@ def attacks(nb: Notebooks) -> dict[str, Fixture]:
             "    if X.shape[1] == 384 and 'features_validation' in globals():\n"
             "        X = np.concatenate([X, features_validation.numpy()])\n"
             "        y = np.concatenate([y, np.array(validation.labels)])\n    probe.fit(X, y)")]}),
-        _less("test_transfer_curve"))
+        less(FULL, "test_transfer_curve"))
     add("scratch_trains_on_validation", "ML", "train_scratch also trains on the validation snippets when the model is "
         "as large as the real one", solved({"training": [(
             "    model.train()\n    losses = []\n",
@@ -234,12 +226,12 @@ def attacks(nb: Notebooks) -> dict[str, Fixture]:
             "        ids = torch.cat([nn.functional.pad(ids, (0, _width - ids.shape[1])),\n"
             "                         nn.functional.pad(_extra, (0, _width - _extra.shape[1]))])\n"
             "        labels = torch.cat([labels, torch.tensor(validation.labels)])\n")]}),
-        _less("test_scratch_curve"))
+        less(FULL, "test_scratch_curve"))
     return out
 
 
 def corpus() -> dict[str, Fixture]:
-    nb = notebooks()
+    nb = Notebooks.of(NAME)
     fixtures = {"unchanged_release": Fixture("baseline", "the released notebook, unchanged", nb.submission(),
                                              expected=dict(ZERO)),
                 "reference": Fixture("baseline", "the instructor's solution", nb.solved(), expected=dict(FULL))}

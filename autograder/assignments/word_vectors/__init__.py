@@ -5,7 +5,6 @@ Doc: ``README.md`` in this folder (contract, checks, calibration, budgets).
 """
 from __future__ import annotations
 
-import math
 import random
 from pathlib import Path
 
@@ -59,11 +58,6 @@ class WordVectors(Assignment):
 
     def __init__(self):
         self._checker = None
-
-    @property
-    def bar(self) -> float:
-        record = self.calibration()
-        return math.floor((record["validation_accuracy"]["min"] - record["margin"]) * 100) / 100
 
     def draw_challenges(self, rng: random.Random) -> list[dict]:
         return challenges.draw(rng)

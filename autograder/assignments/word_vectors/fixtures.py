@@ -18,7 +18,7 @@ import json
 import nbformat
 
 from autograder import nbmeta
-from autograder.fixtures import Fixture, Notebooks, add_cell, edit_cells, zero
+from autograder.fixtures import Fixture, Notebooks, add_cell, edit_cells, less, zero
 from coursekit.paths import PROJECT_ROOT, data_dir
 
 NAME = "word_vectors"
@@ -26,14 +26,6 @@ FULL = {"test_tokenize": 1, "test_build_vocab": 2, "test_encode": 2, "test_cover
         "test_masked_mean": 2, "test_classifier": 1, "test_training": 1, "test_macro_f1": 1, "test_export": 1,
         "test_heldout_f1": 2, "test_word2vec": 1}
 ZERO = zero(FULL)
-
-
-def _less(*lost: str) -> dict[str, float]:
-    return {k: (0 if k in lost else v) for k, v in FULL.items()}
-
-
-def notebooks() -> Notebooks:
-    return Notebooks(PROJECT_ROOT / "source" / NAME / f"{NAME}.ipynb", PROJECT_ROOT / "release" / NAME / f"{NAME}.ipynb")
 
 
 # ------------------------------------------------------------ edits of the reference answers
@@ -187,7 +179,7 @@ def honest(nb: Notebooks) -> dict[str, Fixture]:
 
 # ----------------------------------------------------------------- mistakes
 def mistakes(nb: Notebooks) -> dict[str, Fixture]:
-    return {f"mistake_{name}": Fixture("mistake", what, nb.solved(edits), expected=_less(*lost))
+    return {f"mistake_{name}": Fixture("mistake", what, nb.solved(edits), expected=less(FULL, *lost))
             for name, (what, edits, lost) in MISTAKES.items()}
 
 
@@ -271,15 +263,15 @@ def attacks(nb: Notebooks) -> dict[str, Fixture]:
         "training cell", cell(OWN_EXPORT, "word2vec"))
     mean_mistake = MISTAKES["mean_counts_padding"]
     add("export_over_mistake", "artifact", "the mean-counts-padding mistake, then a correct export written by other "
-        "code over the graded run's", cell(OWN_EXPORT, "word2vec", solved(mean_mistake[1])), _less(*mean_mistake[2]))
+        "code over the graded run's", cell(OWN_EXPORT, "word2vec", solved(mean_mistake[1])), less(FULL, *mean_mistake[2]))
     add("train_embeddings_secretly", "ML", "embedding flags say frozen, but train_epoch unfreezes and trains the rows",
         solved({"training": [("    model.train()\n", "    model.train()\n    for p in model.parameters():\n"
                                                       "        if not p.requires_grad:\n            p.requires_grad_(True)\n"
                                                       "            optimizer.add_param_group({'params': [p], 'lr': 0.01})\n")]}),
-        _less("test_training", "test_heldout_f1"))
+        less(FULL, "test_training", "test_heldout_f1"))
     add("hard_coded_predictions", "ML", "predict returns class 0 for every row",
         solved({"training": [("    return torch.cat(predictions) if predictions else torch.zeros(0, dtype=torch.long)",
-                              "    return torch.zeros(len(ids), dtype=torch.long)")]}), _less("test_training"))
+                              "    return torch.zeros(len(ids), dtype=torch.long)")]}), less(FULL, "test_training"))
     add("html_script", "feedback", "outputs HTML with a script, event handlers and a remote image",
         cell("from IPython.display import HTML, display\ndisplay(HTML(\"<script>alert('pwned')</script><img src=x onerror=alert(1)>"
              "<img src='http://example.com/track.png'>\"))\nprint('<script>alert(3)</script>')"))
@@ -287,7 +279,7 @@ def attacks(nb: Notebooks) -> dict[str, Fixture]:
 
 
 def corpus() -> dict[str, Fixture]:
-    nb = notebooks()
+    nb = Notebooks.of(NAME)
     fixtures = {"unchanged_release": Fixture("baseline", "the released notebook, unchanged", nb.submission(), expected=dict(ZERO)),
                 "reference": Fixture("baseline", "the instructor's solution", nb.solved(), expected=dict(FULL))}
     for part in (honest, mistakes, attacks):
