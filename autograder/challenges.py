@@ -49,6 +49,19 @@ def draw(assignment, secret: bytes, source_sha256: str, seed: int) -> list[dict]
     return specs
 
 
+class Drawer:
+    """Collects an assignment's challenge specs, numbering them per check group and seeding each from ``rng``."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.specs: list[dict] = []
+
+    def add(self, group: str, kind: str, label: str, args: dict, time_factor: float = 1.0) -> None:
+        count = sum(1 for s in self.specs if s["group"] == group) + 1
+        self.specs.append({"name": f"{group}#{count}", "group": group, "kind": kind, "label": label,
+                           "seed": self.rng.randrange(2**31), "args": args, "time_factor": time_factor})
+
+
 def specs_digest(specs: list[dict]) -> str:
     return hashlib.sha256(json.dumps(specs, sort_keys=True).encode()).hexdigest()
 

@@ -50,19 +50,8 @@ def ragged(rng: random.Random, rows: int, longest: int) -> list[int]:
     return lengths
 
 
-class Drawer:
-    def __init__(self, rng: random.Random):
-        self.rng = rng
-        self.specs: list[dict] = []
-
-    def add(self, group: str, kind: str, label: str, args: dict, time_factor: float = 1.0) -> None:
-        count = sum(1 for s in self.specs if s["group"] == group) + 1
-        self.specs.append({"name": f"{group}#{count}", "group": group, "kind": kind, "label": label,
-                           "seed": self.rng.randrange(2**31), "args": args, "time_factor": time_factor})
-
-
 def draw(rng: random.Random) -> list[dict]:
-    d = Drawer(rng)
+    d = ch.Drawer(rng)
     r = rng
     # Part A: truncation (a text longer than max_length), dynamic padding, the default max_length.
     long_words = r.randint(90, 140)

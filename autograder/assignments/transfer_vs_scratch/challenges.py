@@ -42,19 +42,8 @@ def sentence(rng: random.Random, low: int, high: int, pool: list[str] | None = N
     return text + rng.choice(["", ".", "!", "?", ","]) if text else text
 
 
-class Drawer:
-    def __init__(self, rng: random.Random):
-        self.rng = rng
-        self.specs: list[dict] = []
-
-    def add(self, group: str, kind: str, label: str, args: dict, time_factor: float = 1.0) -> None:
-        count = sum(1 for s in self.specs if s["group"] == group) + 1
-        self.specs.append({"name": f"{group}#{count}", "group": group, "kind": kind, "label": label,
-                           "seed": self.rng.randrange(2**31), "args": args, "time_factor": time_factor})
-
-
 def draw(rng: random.Random) -> list[dict]:
-    d, r = Drawer(rng), rng
+    d, r = ch.Drawer(rng), rng
     # Part A: nested subsets of fresh pools; one request larger than the pool.
     for _ in range(2):
         n = r.randint(30, 3000)

@@ -77,17 +77,6 @@ def zipf_tokens(rng: random.Random, pool: list[str], rows: int, low: int, high: 
     return [rng.choices(pool, weights, k=rng.randint(low, high)) for _ in range(rows)]
 
 
-class Drawer:
-    def __init__(self, rng: random.Random):
-        self.rng = rng
-        self.specs: list[dict] = []
-
-    def add(self, group: str, kind: str, label: str, args: dict, time_factor: float = 1.0) -> None:
-        count = sum(1 for s in self.specs if s["group"] == group) + 1
-        self.specs.append({"name": f"{group}#{count}", "group": group, "kind": kind, "label": label,
-                           "seed": self.rng.randrange(2**31), "args": args, "time_factor": time_factor})
-
-
 def _vocab_pairs(words: list[str]) -> list[list]:
     return [[ref.PAD, 0], [ref.UNK, 1]] + [[w, i + 2] for i, w in enumerate(words)]
 
@@ -106,7 +95,7 @@ def _lengths(r: random.Random, rows: int, width: int, empty: bool = False) -> li
 
 
 def draw(rng: random.Random) -> list[dict]:
-    d = Drawer(rng)
+    d = ch.Drawer(rng)
     r = rng
     # Part A: tokenize, on tweet-like texts (one call also holds an empty and a blank text).
     for i in range(3):
