@@ -180,16 +180,28 @@ def submissions_table(driver):
 
 
 def close_result_dialog(driver):
-    """Formgrader answers each autograde with a dialog that covers the table; the TA closes it."""
+    """Formgrader answers each autograde with a dialog that covers the table; the TA presses its OK.
+
+    The dialog fades in, and for a moment its buttons are shown but not yet clickable: the press is
+    retried until the dialog and its backdrop are gone.
+    """
     from selenium.webdriver.common.by import By
 
     def shown():
         return [m for m in driver.find_elements(By.CSS_SELECTOR, ".modal") if m.is_displayed()]
 
-    dialog = wait_for(shown, WAIT, "formgrader's autograde dialog")[0]
-    dialog.find_element(By.CSS_SELECTOR, "button[data-dismiss='modal'], .close").click()
-    wait_for(lambda: not shown() and not driver.find_elements(By.CSS_SELECTOR, ".modal-backdrop"), 30,
-             "the dialog closed")
+    wait_for(shown, WAIT, "formgrader's autograde dialog")
+
+    def press_ok_until_closed():
+        for dialog in shown():
+            buttons = [b for b in dialog.find_elements(By.CSS_SELECTOR, ".modal-footer button[data-dismiss='modal']")
+                       if b.is_displayed() and b.is_enabled()]
+            if buttons:
+                buttons[0].click()
+            return False
+        return not driver.find_elements(By.CSS_SELECTOR, ".modal-backdrop")
+
+    wait_for(press_ok_until_closed, 60, "the dialog closed")
 
 
 def test_formgrader_autogrades_each_submission_on_the_trusted_engine(course, staff):
