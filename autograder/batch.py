@@ -38,6 +38,9 @@ def _start_worker(plans: dict[str, worker.Plan]) -> None:
     import torch
 
     torch.set_num_threads(1)
+    # The trusted checkers load their models and cached features while the first notebooks run in the sandbox.
+    for name in {plan.assignment for plan in plans.values()}:
+        assignments.get(name).warm_up_in_background()
 
 
 def _grade_in_worker(version: str, job: worker.Job):

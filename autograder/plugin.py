@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,8 +80,44 @@ class Assignment:
         raise NotImplementedError
 
     # ------------------------------------------------------------- artifacts
+    def __init__(self):
+        self._checker = None
+        self._warmed = False
+        self._checker_lock = threading.Lock()
+
+    def make_checker(self):
+        """The trusted checker of what the graded run exported: an object with ``check(exported, cache_dir)``
+        returning an :class:`ArtifactReport`, and optionally ``warm_up()``; ``None`` when nothing is exported."""
+        return None
+
+    def _ready_checker(self, warm: bool):
+        with self._checker_lock:  # a warm-up in progress finishes before any check uses the checker
+            if self._checker is None:
+                self._checker = self.make_checker()
+            if warm and not self._warmed and hasattr(self._checker, "warm_up"):
+                self._checker.warm_up()
+            self._warmed = self._warmed or warm
+            return self._checker
+
+    def warm_up(self) -> None:
+        """Build the checker and load what it reads before the first check needs it. A worker calls this in a
+        background thread as it starts, so the loading overlaps its first sandboxed notebook run."""
+        self._ready_checker(warm=True)
+
+    def warm_up_in_background(self) -> threading.Thread:
+        def run():
+            try:
+                self.warm_up()
+            except Exception:  # the first check meets the same fault where it is reported for its student
+                pass
+
+        thread = threading.Thread(target=run, name=f"warm-up {self.name}", daemon=True)
+        thread.start()
+        return thread
+
     def check_artifacts(self, exported: dict[str, bytes], cache_dir: Path) -> ArtifactReport:
-        return ArtifactReport([], {})
+        checker = self._ready_checker(warm=False)
+        return checker.check(exported, cache_dir) if checker is not None else ArtifactReport([], {})
 
     # ------------------------------------------------------------- metadata
     @property

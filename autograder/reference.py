@@ -58,20 +58,23 @@ def answers(assignment, source_path: Path, release_path: Path, state_dir: Path, 
     The reference runs exactly as a student who typed in the solution would be graded, so its outcome is
     also kept as that notebook's: a submission of the reference solution reuses it.
     """
-    from autograder.worker import RUNTIME_SOURCE, challenge_payload, outcome_key, save_outcome
+    from autograder.worker import RUNTIME_SOURCE, ExportCheck, artifact_cache, challenge_payload, outcome_key, save_outcome
 
     digest = hashlib.sha256(f"{source_sha256}|{challenges.specs_digest(specs)}|{GRADER_VERSION}|{assignment.version}|"
                             f"{assignment.code_fingerprint()}|{RUNTIME_SOURCE}".encode()).hexdigest()[:24]
     path = Path(state_dir) / assignment.name / f"reference-{digest}.json"
     if path.exists():
         return json.loads(path.read_text())
+    assignment.warm_up_in_background()  # the checker loads while the reference notebook runs
     source = nbformat.read(source_path, as_version=4)
     release = nbformat.read(release_path, as_version=4)
     runnable = restore.build(release, nbmeta.reference_submission(source, release))
     if assignment.stand_ins:
         restore.replace_with_stand_ins(runnable.notebook, assignment.stand_ins, assignment.stand_in_note)
+    export_check = ExportCheck(assignment, artifact_cache(state_dir, assignment))
     run = sandbox.run_notebook(dict(runnable.notebook), limits=limits, export_allowlist=assignment.export_files,
-                               challenges=challenge_payload(assignment, specs), unsafe_no_sandbox=unsafe_no_sandbox)
+                               challenges=challenge_payload(assignment, specs), unsafe_no_sandbox=unsafe_no_sandbox,
+                               on_exports=export_check.start)
     if run.status != "ok":
         raise ReferenceError(f"the reference solution did not run in the sandbox: {run.status}: {run.reason}")
     found = challenges.parse_answers(run.answers, specs)
@@ -83,8 +86,7 @@ def answers(assignment, source_path: Path, release_path: Path, state_dir: Path, 
     misjudged = [c.name for c in checks if not c.passed]
     if misjudged:  # a judge that fails the reference against itself is broken
         raise ReferenceError(f"the judge fails the reference solution against itself: {', '.join(misjudged[:5])}")
-    cache = Path(state_dir) / assignment.name / f"v{assignment.version}-{assignment.code_fingerprint()[:12]}"
-    report = assignment.check_artifacts(run.exported, cache)
+    report = export_check.report_for(run.exported)
     broken = [f"{c.group}: {c.reason}" for c in report.checks if not c.passed]
     if broken:
         raise ReferenceError("the reference solution fails its own artifact checks: " + "; ".join(broken))

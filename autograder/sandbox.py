@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -371,7 +372,10 @@ class _ProtocolError(Exception):
 class _Reader:
     """Incremental, capped parser of the runner's frames."""
 
-    def __init__(self, limits: Limits, allowlist: tuple[str, ...], answers_cap: int = 0):
+    def __init__(self, limits: Limits, allowlist: tuple[str, ...], answers_cap: int = 0,
+                 on_exports: Callable[[dict[str, bytes]], None] | None = None):
+        self.on_exports = on_exports
+        self.exports_complete = False
         self.buf = bytearray()
         self.cells: dict[int, dict] = {}
         self.exported: dict[str, bytes] = {}
@@ -404,7 +408,7 @@ class _Reader:
             if self.buf[:2] != b"S1":
                 raise _ProtocolError("garbage on the result channel")
             kind = bytes(self.buf[2:3])
-            if kind not in (b"C", b"E", b"D", b"L", b"R"):
+            if kind not in (b"C", b"E", b"D", b"L", b"R", b"X"):
                 raise _ProtocolError(f"unknown frame kind {kind!r}")
             (length,) = struct.unpack(">I", self.buf[3:7])
             if kind in (b"C", b"D") and self.notebook_bytes + length > self.limits.output_bytes:
@@ -432,7 +436,19 @@ class _Reader:
                 raise _ProtocolError("a second set of challenge answers")
             self.answers = payload.decode("utf-8", "replace")
             return
+        if kind == b"X":
+            if self.exports_complete or payload:
+                raise _ProtocolError("a second or non-empty end-of-exports frame")
+            self.exports_complete = True
+            if self.on_exports is not None:
+                try:
+                    self.on_exports(dict(self.exported))
+                except Exception:  # the caller's business; the run goes on
+                    pass
+            return
         if kind == b"E":
+            if self.exports_complete:
+                raise _ProtocolError("an export after the end of the exports")
             if len(payload) < 2:
                 raise _ProtocolError("bad export frame")
             (name_len,) = struct.unpack(">H", payload[:2])
@@ -509,8 +525,12 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 def run_notebook(notebook: dict, *, limits: Limits = Limits(), export_allowlist: tuple[str, ...] = (),
                  challenges: dict | None = None, extra_readonly: tuple[Path, ...] = (),
-                 unsafe_no_sandbox: bool = False) -> Stage1Result:
+                 unsafe_no_sandbox: bool = False,
+                 on_exports: Callable[[dict[str, bytes]], None] | None = None) -> Stage1Result:
     """Execute ``notebook`` (nbformat-4 dict, outputs cleared) in the sandbox, then answer ``challenges``.
+
+    ``on_exports(files)`` is called, from this thread, as soon as a notebook that ran to the end has sent every
+    export, while the challenges still run; the files are also in the result, which is what counts.
 
     ``challenges``: {"runtime": source, "harness": source, "specs": [...], "call_timeout_s", "response_cap_bytes",
     "total_s"}; see autograder/harness_runtime.py.
@@ -577,7 +597,7 @@ def run_notebook(notebook: dict, *, limits: Limits = Limits(), export_allowlist:
                                     preexec_fn=_preexec(limits, not unsafe_no_sandbox, cap))
         except (OSError, subprocess.SubprocessError) as error:
             return fail("sandbox_error", f"could not start the sandbox: {error}")
-        result = _supervise(proc, payload, notebook, limits, export_allowlist, start, challenges)
+        result = _supervise(proc, payload, notebook, limits, export_allowlist, start, challenges, on_exports)
         if cap is None:
             result.log += f"\n(no memory cap: {no_cap}; the address-space limit still applies)"
         elif cap.oom_kills():
@@ -607,11 +627,12 @@ def _feed_stdin(proc: subprocess.Popen, payload: bytes) -> None:
 
 
 def _supervise(proc: subprocess.Popen, payload: bytes, notebook: dict, limits: Limits,
-               allowlist: tuple[str, ...], start: float, challenges: dict | None) -> Stage1Result:
+               allowlist: tuple[str, ...], start: float, challenges: dict | None,
+               on_exports: Callable[[dict[str, bytes]], None] | None = None) -> Stage1Result:
     writer = threading.Thread(target=_feed_stdin, args=(proc, payload), daemon=True)
     writer.start()
     answers_cap = (int(challenges["response_cap_bytes"]) * 2 * len(challenges["specs"]) + 65536) if challenges else 0
-    reader = _Reader(limits, allowlist, answers_cap)
+    reader = _Reader(limits, allowlist, answers_cap, on_exports)
     stderr_tail = bytearray()
     # The notebook's own limit, plus the challenges' (and a replay of the cells before a stop, at most the notebook's).
     extra = float(challenges["total_s"]) + 180 + limits.notebook_timeout_s if challenges else 0.0

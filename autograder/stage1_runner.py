@@ -16,6 +16,8 @@ stdout: a stream of binary frames, written to a private duplicate of the
         frame = b"S1" + kind (1 byte) + length (4 bytes, big endian) + payload
         kind b"C": JSON {"index", "outputs", "execution_count", "seconds"} for one cell
         kind b"E": 2-byte name length + UTF-8 name + raw file bytes (an export)
+        kind b"X": empty; the notebook ran to the end and every export has been sent (the grader may
+                   start checking the exports while the challenges run)
         kind b"R": UTF-8 text the challenge harness printed (answers, one per line)
         kind b"D": JSON {"status", "reason", "truncated", "challenge_note"} (last frame)
 
@@ -266,6 +268,8 @@ def run(payload: dict) -> None:
                     break
             _export_files(export_allowlist, export_cap)
             exported = True
+            if status == "ok":
+                _write_frame(b"X", b"")
             if challenges and status == "ok":
                 answered = _answer_challenges(client, nb, challenges, state)
     except DeadKernelError:

@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import re
+import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass
@@ -143,9 +144,10 @@ def grade(plan: Plan, job: Job) -> tuple[GradeResult, dict | None, dict[int, int
 def _run_and_check(plan: Plan, assignment, cells, notebook) -> dict:
     """Run ``notebook`` in the sandbox with the challenges, then judge everything in trusted code."""
     payload = challenge_payload(assignment, plan.specs)
+    export_check = ExportCheck(assignment, artifact_cache(plan.state_dir, assignment))
     stage1 = sandbox.run_notebook(copy.deepcopy(dict(notebook)), limits=plan.limits,
                                   export_allowlist=assignment.export_files, challenges=payload,
-                                  unsafe_no_sandbox=plan.unsafe_no_sandbox)
+                                  unsafe_no_sandbox=plan.unsafe_no_sandbox, on_exports=export_check.start)
     timings = {"sandbox": round(stage1.wall_seconds, 3), "cells": round(sum(stage1.cell_seconds), 3),
                "challenges": round(stage1.challenge_seconds, 3),
                # the notebook's own run in the sandbox: kernel start, its cells, kernel stop
@@ -157,8 +159,7 @@ def _run_and_check(plan: Plan, assignment, cells, notebook) -> dict:
     try:
         answers = challenges.parse_answers(stage1.answers, list(plan.specs))
         checks = challenges.judge_all(assignment, list(plan.specs), answers, plan.reference_answers, missing)
-        cache = Path(plan.state_dir) / assignment.name / f"v{assignment.version}-{assignment.code_fingerprint()[:12]}"
-        report = assignment.check_artifacts(stage1.exported, cache)
+        report = export_check.report_for(stage1.exported)
     except Exception:
         return {"status": "grader_error", "reason": "a trusted check failed: " + traceback.format_exc(limit=3)[-600:],
                 "executed": stage1.executed}
@@ -171,6 +172,45 @@ def _run_and_check(plan: Plan, assignment, cells, notebook) -> dict:
     return {"status": status, "reason": reason, "missing": missing, "executed": stage1.executed,
             "checks": [asdict(c) for c in checks + report.checks], "measurements": dict(report.measurements),
             "timings": timings}
+
+
+def artifact_cache(state_dir, assignment) -> Path:
+    """Where an assignment's trusted checks keep what they measured (per plug-in version and code)."""
+    return Path(state_dir) / assignment.name / f"v{assignment.version}-{assignment.code_fingerprint()[:12]}"
+
+
+class ExportCheck:
+    """The trusted checks of a run's exports, started in a thread as soon as the sandbox has sent every export,
+    so that they run while the challenges do. Their report counts only for exactly the files the finished run
+    returned; otherwise (or if the early check failed) the checks run again on those files."""
+
+    def __init__(self, assignment, cache: Path):
+        self.assignment, self.cache = assignment, cache
+        self.thread: threading.Thread | None = None
+        self.seen: dict | None = None
+        self.report = None
+        self.failed = False
+
+    def start(self, exported: dict[str, bytes]) -> None:
+        if self.thread is not None:
+            return
+        self.seen = exported
+
+        def run():
+            try:
+                self.report = self.assignment.check_artifacts(exported, self.cache)
+            except BaseException:  # the check runs again below, where its fault is reported
+                self.failed = True
+
+        self.thread = threading.Thread(target=run, name="export check", daemon=True)
+        self.thread.start()
+
+    def report_for(self, exported: dict[str, bytes]):
+        if self.thread is not None:
+            self.thread.join()
+            if not self.failed and self.seen == exported:
+                return self.report
+        return self.assignment.check_artifacts(exported, self.cache)
 
 
 def outcome_key(assignment, source_sha256: str, specs, unsafe_no_sandbox: bool, limits, notebook) -> str:

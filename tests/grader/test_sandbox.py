@@ -434,3 +434,55 @@ def test_a_notebook_that_keeps_stopping_is_not_replayed_forever():
     result = run_notebook(notebook("def add(a, b):\n    return a + b", *stops), limits=QUICK, challenges=challenges)
     assert result.status == "kernel_died"
     assert "kept stopping" in result.challenge_note and not answers_of(result, challenges)
+
+
+# ------------------------------------------------------- exports handed over before the challenges
+def test_exports_are_handed_over_as_the_notebook_ends_while_the_challenges_still_run():
+    export = ("import os\nos.makedirs('submission_export', exist_ok=True)\n"
+              "open('submission_export/export.json', 'w').write('{\"a\": 1}')\n"
+              "def add(a, b):\n    import time; time.sleep(1)\n    return a + b")
+    challenges = toy_challenges(*[("add", {"a": 1, "b": i}) for i in range(3)])
+    seen = []
+
+    def on_exports(files):
+        seen.append((time.monotonic(), files))
+
+    started = time.monotonic()
+    result = run_notebook(notebook(export), limits=QUICK, export_allowlist=("export.json",), challenges=challenges,
+                          on_exports=on_exports)
+    assert result.status == "ok", (result.reason, result.log)
+    assert [files for _, files in seen] == [{"export.json": b'{"a": 1}'}] and result.exported == seen[0][1]
+    assert all(answer["ok"] for answer in answers_of(result, challenges).values())
+    # handed over before the three one-second calls were answered
+    assert seen[0][0] - started <= result.wall_seconds - result.challenge_seconds + 0.5
+
+
+def test_a_notebook_that_stops_early_hands_over_nothing_early():
+    seen = []
+    result = run_notebook(notebook("import os\nos.makedirs('submission_export')\n"
+                                   "open('submission_export/export.json', 'w').write('{}')", "import os; os._exit(1)"),
+                          limits=QUICK, export_allowlist=("export.json",), on_exports=seen.append)
+    assert result.status == "kernel_died" and result.exported == {"export.json": b"{}"}
+    assert seen == []  # what a dead kernel left is read after the run, and only the final result carries it
+
+
+def test_reader_accepts_one_empty_end_of_exports_frame_and_no_export_after_it():
+    def frame(kind, payload=b""):
+        return b"S1" + kind + struct.pack(">I", len(payload)) + payload
+
+    def export(name, body):
+        return frame(b"E", struct.pack(">H", len(name)) + name + body)
+
+    limits = Limits(output_bytes=1000, max_file_bytes=100)
+    seen = []
+    reader = sandbox._Reader(limits, ("export.json",), on_exports=seen.append)
+    reader.feed(export(b"export.json", b"{}") + frame(b"X"))
+    assert seen == [{"export.json": b"{}"}]
+    for late in (frame(b"X"), export(b"export.json", b"{}"), frame(b"X", b"junk")):
+        reader = sandbox._Reader(limits, ("export.json",))
+        reader.feed(frame(b"X"))
+        with pytest.raises(sandbox._ProtocolError):
+            reader.feed(late)
+    broken = sandbox._Reader(limits, ("export.json",), on_exports=lambda files: 1 / 0)
+    broken.feed(frame(b"X"))  # a failing callback is the caller's business: the run goes on
+    assert broken.exports_complete

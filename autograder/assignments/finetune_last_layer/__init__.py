@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from autograder.plugin import ArtifactReport, Assignment, CellRule
+from autograder.plugin import Assignment, CellRule
 
 from . import challenges
 
@@ -51,21 +51,16 @@ class FinetuneLastLayer(Assignment):
         CellRule("test_export", ("export_weights",), "export_weights writes exactly the state of the model it is given"),
     )
 
-    def __init__(self):
-        self._checker = None
-
     def draw_challenges(self, rng: random.Random) -> list[dict]:
         return challenges.draw(rng)
 
     def judge(self, spec, student, reference):
         return challenges.judge(spec, student, reference)
 
-    def check_artifacts(self, exported: dict[str, bytes], cache_dir: Path) -> ArtifactReport:
-        if self._checker is None:
-            from .artifacts import Checker
+    def make_checker(self):
+        from .artifacts import Checker
 
-            self._checker = Checker(self.bar)
-        return self._checker.check(exported, cache_dir)
+        return Checker(self.bar)
 
     def fixtures(self):
         from .fixtures import corpus

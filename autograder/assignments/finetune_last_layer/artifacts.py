@@ -64,6 +64,10 @@ class Checker:
         self._order = None
         self._prefix_batches = None
 
+    def warm_up(self) -> None:
+        """Load (or, once per machine, build) the frozen prefix on the test split ahead of the first check."""
+        self._prefix()
+
     # ------------------------------------------------------------ checks
     def check(self, exported: dict[str, bytes], cache_dir: Path) -> ArtifactReport:
         raw = exported.get(SNAPSHOT)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from autograder.plugin import ArtifactReport, Assignment, CellRule
+from autograder.plugin import Assignment, CellRule
 
 from . import challenges
 
@@ -52,21 +52,16 @@ class TransferVsScratch(Assignment):
         CellRule("test_plot", ("plot_curves",), "plot_curves on a fresh table: log x-axis, error bars, labels, legend"),
     )
 
-    def __init__(self):
-        self._checker = None
-
     def draw_challenges(self, rng: random.Random) -> list[dict]:
         return challenges.draw(rng)
 
     def judge(self, spec, student, reference):
         return challenges.judge(spec, student, reference)
 
-    def check_artifacts(self, exported: dict[str, bytes], cache_dir: Path) -> ArtifactReport:
-        if self._checker is None:
-            from .artifacts import Checker
+    def make_checker(self):
+        from .artifacts import Checker
 
-            self._checker = Checker(self.bar)
-        return self._checker.check(exported, cache_dir)
+        return Checker(self.bar)
 
     def fixtures(self):
         from .fixtures import corpus

@@ -152,6 +152,11 @@ class Checker:
         self.pool_labels = np.array(self.pool.labels)
         self._features = {}
 
+    def warm_up(self) -> None:
+        """Load (or, once per machine, build) the frozen features of every split ahead of the first check."""
+        for split in ("validation", "test", "pool"):
+            self.split_features(split)
+
     def split_features(self, split: str) -> np.ndarray:
         if split not in self._features:
             texts = {"pool": self.pool.texts, "validation": self.validation.texts, "test": self.test.texts}[split]

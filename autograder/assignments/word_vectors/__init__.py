@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from autograder.plugin import ArtifactReport, Assignment, CellRule
+from autograder.plugin import Assignment, CellRule
 
 from . import challenges
 
@@ -56,24 +56,16 @@ class WordVectors(Assignment):
                  "train_word2vec on a fresh corpus with another seed: the same words and vectors as the reference"),
     )
 
-    def __init__(self):
-        self._checker = None
-
     def draw_challenges(self, rng: random.Random) -> list[dict]:
         return challenges.draw(rng)
 
     def judge(self, spec, student, reference):
         return challenges.judge(spec, student, reference)
 
-    def checker(self):
-        if self._checker is None:
-            from .artifacts import Checker
+    def make_checker(self):
+        from .artifacts import Checker
 
-            self._checker = Checker(self.bar)
-        return self._checker
-
-    def check_artifacts(self, exported: dict[str, bytes], cache_dir: Path) -> ArtifactReport:
-        return self.checker().check(exported, cache_dir)
+        return Checker(self.bar)
 
     def fixtures(self):
         from .fixtures import corpus
