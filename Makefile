@@ -25,8 +25,8 @@ OFFLINE := $(shell command -v ip >/dev/null && unshare -n true 2>/dev/null && ec
 
 help: ## List the targets and how long each takes
 	@echo "make demo       build the releases, grade a small sample class of every assignment in the sandbox, print the tables (~6 min; first run +4 min of installs)"
-	@echo "make test       the whole test suite, network cut (first run ~2-4 min of installs; suite ~73 min, most of it grading each assignment's fixture corpus)"
-	@echo "make test-fast  the tests that run no notebook and train nothing (~3.5 min)"
+	@echo "make test       the whole test suite, network cut (first run ~2-4 min of installs; suite ~48 min, most of it grading each assignment's fixture corpus)"
+	@echo "make test-fast  the tests that run no notebook and train nothing (~3 min)"
 	@echo "make setup      only the environment and data (~3 min cold, ~2 s warm)"
 	@echo "make release    regenerate release/ from source/ with nbgrader (~15 s)"
 	@echo "make bench      benchmarks: set-up, assets, assignment budgets, lectures, grader throughput; writes benchmarks/results/ (~60 min)"
