@@ -66,6 +66,11 @@ class Assignment:
     response_cap_bytes: int = 8 * 2**20      # per challenge answer
     folder: Path = Path(".")
 
+    def __init__(self):
+        self._checker = None
+        self._warmed = False
+        self._checker_lock = threading.Lock()
+
     # ------------------------------------------------------------ challenges
     def draw_challenges(self, rng: random.Random) -> list[dict]:
         """Plain-data specs: {"name", "group", "kind", "seed", "args"[, "time_factor"]}."""
@@ -80,11 +85,6 @@ class Assignment:
         raise NotImplementedError
 
     # ------------------------------------------------------------- artifacts
-    def __init__(self):
-        self._checker = None
-        self._warmed = False
-        self._checker_lock = threading.Lock()
-
     def make_checker(self):
         """The trusted checker of what the graded run exported: an object with ``check(exported, cache_dir)``
         returning an :class:`ArtifactReport`, and optionally ``warm_up()``; ``None`` when nothing is exported."""

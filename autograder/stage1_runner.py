@@ -270,8 +270,8 @@ def run(payload: dict) -> None:
             exported = True
             if status == "ok":
                 _write_frame(b"X", b"")
-            if challenges and status == "ok":
-                answered = _answer_challenges(client, nb, challenges, state)
+                if challenges:
+                    answered = _answer_challenges(client, nb, challenges, state)
     except DeadKernelError:
         if status == "ok":
             status, reason = "kernel_died", "the kernel died"

@@ -188,8 +188,7 @@ class ExportCheck:
         self.assignment, self.cache = assignment, cache
         self.thread: threading.Thread | None = None
         self.seen: dict | None = None
-        self.report = None
-        self.failed = False
+        self.report = None  # stays None if the early check failed
 
     def start(self, exported: dict[str, bytes]) -> None:
         if self.thread is not None:
@@ -200,7 +199,7 @@ class ExportCheck:
             try:
                 self.report = self.assignment.check_artifacts(exported, self.cache)
             except BaseException:  # the check runs again below, where its fault is reported
-                self.failed = True
+                pass
 
         self.thread = threading.Thread(target=run, name="export check", daemon=True)
         self.thread.start()
@@ -208,7 +207,7 @@ class ExportCheck:
     def report_for(self, exported: dict[str, bytes]):
         if self.thread is not None:
             self.thread.join()
-            if not self.failed and self.seen == exported:
+            if self.report is not None and self.seen == exported:
                 return self.report
         return self.assignment.check_artifacts(exported, self.cache)
 
