@@ -49,6 +49,13 @@ def draw(assignment, secret: bytes, source_sha256: str, seed: int) -> list[dict]
     return specs
 
 
+def grading_key(assignment, secret: bytes, source_sha256: str, seed: int) -> bytes:
+    """A key for the trusted artifact checks' own random choices (which points to retrain, say): derived from the
+    course's secret like the challenges, so students cannot know those choices, and fixed for a regrade."""
+    message = f"{assignment.name}|{assignment.version}|{source_sha256}|{seed}|artifact checks".encode()
+    return hmac.new(secret, message, hashlib.sha256).digest()
+
+
 class Drawer:
     """Collects an assignment's challenge specs, numbering them per check group and seeding each from ``rng``."""
 

@@ -86,8 +86,8 @@ class Assignment:
 
     # ------------------------------------------------------------- artifacts
     def make_checker(self):
-        """The trusted checker of what the graded run exported: an object with ``check(exported, cache_dir)``
-        returning an :class:`ArtifactReport`, and optionally ``warm_up()``; ``None`` when nothing is exported."""
+        """The trusted checker of what the graded run exported: an object with
+        ``check(exported, cache_dir, grading_key=b"")`` returning an :class:`ArtifactReport`, and optionally ``warm_up()``; ``None`` when nothing is exported."""
         return None
 
     def _ready_checker(self, warm: bool):
@@ -115,9 +115,11 @@ class Assignment:
         thread.start()
         return thread
 
-    def check_artifacts(self, exported: dict[str, bytes], cache_dir: Path) -> ArtifactReport:
+    def check_artifacts(self, exported: dict[str, bytes], cache_dir: Path, grading_key: bytes = b"") -> ArtifactReport:
+        """``grading_key`` (secret, see challenges.grading_key) keys any random choice the checks make."""
         checker = self._ready_checker(warm=False)
-        return checker.check(exported, cache_dir) if checker is not None else ArtifactReport([], {})
+        return checker.check(exported, cache_dir, grading_key=grading_key) if checker is not None \
+            else ArtifactReport([], {})
 
     # ------------------------------------------------------------- metadata
     @property

@@ -300,7 +300,11 @@ def test_retraining_a_scratch_point_here_gives_bit_identical_weights():
     assert all(torch.equal(first[k], second[k]) for k in first)
 
 
-def test_the_sample_of_retrained_points_is_one_repeat_per_size_and_repeatable(checker):
-    sample = checker.sampled_repeats(b"some export")
+def test_the_sample_of_retrained_points_is_one_repeat_per_size_repeatable_and_secret(checker):
+    key = b"k" * 32
+    sample = checker.sampled_repeats(b"some export", key)
     assert sorted(sample) == ref.SIZES and all(0 <= r < ref.REPEATS for r in sample.values())
-    assert sample == checker.sampled_repeats(b"some export")
+    assert sample == checker.sampled_repeats(b"some export", key)
+    # Without the key nobody can tell which repeats are retrained: over other keys every repeat of a size comes up.
+    drawn = [checker.sampled_repeats(b"some export", bytes([i]) * 32) for i in range(60)]
+    assert all({d[size] for d in drawn} == set(range(ref.REPEATS)) for size in ref.SIZES)

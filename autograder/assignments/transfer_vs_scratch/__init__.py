@@ -20,7 +20,7 @@ SCRATCH_FUNCTIONS = ("nested_subsets", "tokenize", "build_vocab", "encode", "Bag
 class TransferVsScratch(Assignment):
     name = "transfer_vs_scratch"
     notebook = "transfer_vs_scratch.ipynb"
-    version = "1"
+    version = "2"  # 2: the retrained points are sampled under the grading's secret key
     folder = Path(__file__).resolve().parent
     export_files = ("curve.json", "curve.safetensors")
     heldout_datasets = ("rotten_tomatoes",)

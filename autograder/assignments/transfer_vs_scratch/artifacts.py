@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import hmac
 import json
 import math
 from contextlib import contextmanager
@@ -224,7 +225,8 @@ class Checker:
                 raise BadExport(f"a point's {key} is not an accuracy")
 
     # -------------------------------------------------------------------------- checks
-    def check(self, exported: dict[str, bytes], cache_dir: Path | None = None) -> ArtifactReport:
+    def check(self, exported: dict[str, bytes], cache_dir: Path | None = None,
+              grading_key: bytes = b"") -> ArtifactReport:
         checks: list[Check] = []
         measurements: dict = {"heldout_accuracy": None, "bar": self.bar}
 
@@ -240,7 +242,7 @@ class Checker:
         add("artifact:export", [])
         add("artifact:indices", self.check_indices(points))
         add("artifact:vocab", self.check_vocabularies(points))
-        sample = self.sampled_repeats(exported[CURVE_JSON])
+        sample = self.sampled_repeats(exported[CURVE_JSON], grading_key)
         transfer, scratch = self.check_transfer(points, tensors, sample), self.check_scratch(points, tensors, sample)
         add("artifact:transfer_points", transfer["problems"])
         add("artifact:scratch_points", scratch["problems"])
@@ -290,9 +292,10 @@ class Checker:
                 problems.append(f"{where}: the vocabulary is not what build_vocab makes from its training subset")
         return problems
 
-    def sampled_repeats(self, raw_json: bytes) -> dict[int, int]:
-        """One repeat per size to retrain, drawn from a hash of the export (so a regrade samples the same)."""
-        digest = hashlib.sha256(raw_json).digest()
+    def sampled_repeats(self, raw_json: bytes, grading_key: bytes = b"") -> dict[int, int]:
+        """One repeat per size to retrain, drawn from an HMAC of the export under the grading's secret key: the
+        student cannot know which points are retrained, and a regrade samples the same ones."""
+        digest = hmac.new(grading_key, raw_json, hashlib.sha256).digest()
         return {size: digest[i] % ref.REPEATS for i, size in enumerate(ref.SIZES)}
 
     def check_transfer(self, points, tensors, sample) -> dict:
