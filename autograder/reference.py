@@ -51,18 +51,35 @@ def preflight(limits: sandbox.Limits, unsafe_no_sandbox: bool) -> None:
             f"  Sandbox log (last lines):\n    " + "\n    ".join(run.log.strip().splitlines()[-8:]))
 
 
+def answers_path(assignment, state_dir: Path, specs: list[dict], source_sha256: str) -> Path:
+    """Where the reference's answers are kept. The file is written only once the reference has passed every
+    one of its own checks, so its existence means the answers can be judged against."""
+    from autograder.worker import RUNTIME_SOURCE
+
+    digest = hashlib.sha256(f"{source_sha256}|{challenges.specs_digest(specs)}|{GRADER_VERSION}|{assignment.version}|"
+                            f"{assignment.code_fingerprint()}|{RUNTIME_SOURCE}".encode()).hexdigest()[:24]
+    return Path(state_dir) / assignment.name / f"reference-{digest}.json"
+
+
+def kept_answers(path: Path) -> dict[str, dict] | None:
+    """The reference's answers if they have been computed and checked, else None."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def answers(assignment, source_path: Path, release_path: Path, state_dir: Path, specs: list[dict],
-            source_sha256: str, limits: sandbox.Limits, unsafe_no_sandbox: bool) -> dict[str, dict]:
+            source_sha256: str, limits: sandbox.Limits, unsafe_no_sandbox: bool,
+            grading_key: bytes = b"") -> dict[str, dict]:
     """{challenge name: the reference's answer}; computed (about a minute) or read from the cache.
 
     The reference runs exactly as a student who typed in the solution would be graded, so its outcome is
     also kept as that notebook's: a submission of the reference solution reuses it.
     """
-    from autograder.worker import RUNTIME_SOURCE, ExportCheck, artifact_cache, challenge_payload, outcome_key, save_outcome
+    from autograder.worker import ExportCheck, artifact_cache, challenge_payload, outcome_key, save_outcome
 
-    digest = hashlib.sha256(f"{source_sha256}|{challenges.specs_digest(specs)}|{GRADER_VERSION}|{assignment.version}|"
-                            f"{assignment.code_fingerprint()}|{RUNTIME_SOURCE}".encode()).hexdigest()[:24]
-    path = Path(state_dir) / assignment.name / f"reference-{digest}.json"
+    path = answers_path(assignment, state_dir, specs, source_sha256)
     if path.exists():
         return json.loads(path.read_text())
     assignment.warm_up_in_background()  # the checker loads while the reference notebook runs
@@ -71,7 +88,7 @@ def answers(assignment, source_path: Path, release_path: Path, state_dir: Path, 
     runnable = restore.build(release, nbmeta.reference_submission(source, release))
     if assignment.stand_ins:
         restore.replace_with_stand_ins(runnable.notebook, assignment.stand_ins, assignment.stand_in_note)
-    export_check = ExportCheck(assignment, artifact_cache(state_dir, assignment))
+    export_check = ExportCheck(assignment, artifact_cache(state_dir, assignment), grading_key)
     run = sandbox.run_notebook(dict(runnable.notebook), limits=limits, export_allowlist=assignment.export_files,
                                challenges=challenge_payload(assignment, specs), unsafe_no_sandbox=unsafe_no_sandbox,
                                on_exports=export_check.start)

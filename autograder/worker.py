@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import GRADER_VERSION, assignments, challenges, integrity, nbmeta, restore, sandbox, scoring
+from autograder import GRADER_VERSION, assignments, challenges, integrity, nbmeta, reference, restore, sandbox, scoring
 from autograder.harness_runtime import __file__ as _runtime_file
 from autograder.intake import Ungradable, parse_notebook
 from autograder.result import Check, GradeResult
@@ -39,11 +39,13 @@ class Plan:
     source_sha256: str
     release_label: str
     specs: tuple
-    reference_answers: dict
+    reference_answers: dict | None  # None while the batch still computes them: then read from reference_path
     seed: int
     unsafe_no_sandbox: bool
     limits: sandbox.Limits
     reuse_outcomes: bool = True  # False (--force): every notebook runs again
+    reference_path: str = ""     # where the reference's answers appear once they passed their own checks
+    grading_key: bytes = b""     # keys the artifact checks' random choices (challenges.grading_key)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,20 @@ class Job:
     raw: bytes
     sha256: str
     problem: str | None
+
+
+@dataclass
+class Unjudged:
+    """A finished run whose challenge answers wait for the reference's.
+
+    On a fresh course the batch computes the reference's answers while the first notebooks run; a run that
+    ends before them comes back as this, and the batch judges it (trusted code, plain data) with
+    :func:`complete` once the reference's answers exist."""
+    result: GradeResult
+    outcome: dict        # what _run_and_check returned: parsed answers instead of their checks
+    key: str
+    numbers: dict
+    finished_at: float   # time.time() when the worker handed it back
 
 
 _releases: dict[str, nbformat.NotebookNode] = {}
@@ -79,8 +95,9 @@ def new_result(plan: Plan, job: Job, cells) -> GradeResult:
                        unsafe_no_sandbox=plan.unsafe_no_sandbox, grader_version=GRADER_VERSION)
 
 
-def grade(plan: Plan, job: Job) -> tuple[GradeResult, dict | None, dict[int, int | None]]:
-    """(result, executed notebook or None, cell numbers as the student sees them)."""
+def grade(plan: Plan, job: Job) -> tuple[GradeResult, dict | None, dict[int, int | None]] | Unjudged:
+    """(result, executed notebook or None, cell numbers as the student sees them), or :class:`Unjudged` when the
+    reference's answers are not there yet."""
     start = time.monotonic()
     assignment = assignments.get(plan.assignment)
     release = _release(plan)
@@ -126,25 +143,50 @@ def grade(plan: Plan, job: Job) -> tuple[GradeResult, dict | None, dict[int, int
     key = _outcome_key(plan, assignment, runnable.notebook)
     outcome = _load_outcome(plan, assignment, key) if plan.reuse_outcomes else None
     if outcome is None:
-        outcome = _run_and_check(plan, assignment, cells, runnable.notebook)
+        outcome = _run_and_check(plan, assignment, runnable.notebook)
         if outcome.get("status") == "grader_error":
             return finish("grader_error", outcome["reason"], outcome.get("executed"), runnable.student_numbers)
-        if outcome["status"] == "graded":  # a timeout or a dead kernel may depend on the machine's load: not reused
-            save_outcome(plan.state_dir, assignment, key, outcome)
+        reference_answers = plan.reference_answers if plan.reference_answers is not None \
+            else reference.kept_answers(plan.reference_path)
+        if reference_answers is None:
+            result.timings["total"] = round(time.monotonic() - start, 3)
+            return Unjudged(result, outcome, key, runnable.student_numbers, time.time())
+        outcome = _judged(plan, assignment, key, outcome, reference_answers)
     else:
         result.timings["reused_outcome"] = 1.0
-    result.checks = [Check(**c) for c in outcome["checks"]]
-    result.measurements = dict(outcome["measurements"])
-    result.timings.update(outcome["timings"])
-    result.scores, result.notes = scoring.score_cells(cells, assignment.rules, result.checks, outcome["missing"])
-    return finish(outcome["status"], as_student_sees(outcome["reason"], runnable.student_numbers),
-                  outcome["executed"], runnable.student_numbers)
+    return _scored(result, cells, assignment, outcome, runnable.student_numbers, start)
 
 
-def _run_and_check(plan: Plan, assignment, cells, notebook) -> dict:
-    """Run ``notebook`` in the sandbox with the challenges, then judge everything in trusted code."""
+def complete(plan: Plan, pending: Unjudged, reference_answers: dict) -> tuple[GradeResult, dict | None, dict]:
+    """Judge a run that finished before the reference's answers existed (in the batch, with those answers)."""
+    start = time.monotonic()
+    assignment = assignments.get(plan.assignment)
+    cells = nbmeta.grade_cells(_release(plan))
+    result = pending.result
+    result.timings["reference_wait"] = round(max(0.0, time.time() - pending.finished_at), 3)
+    outcome = _judged(plan, assignment, pending.key, pending.outcome, reference_answers)
+    # the time the grader spent on this submission: the worker's, then the judging here (not the wait)
+    return _scored(result, cells, assignment, outcome, pending.numbers, start - result.timings["total"])
+
+
+def _scored(result: GradeResult, cells, assignment, outcome: dict, numbers: dict, start: float):
+    if outcome.get("status") == "grader_error":
+        result.status, result.reason = "grader_error", outcome["reason"]
+    else:
+        result.checks = [Check(**c) for c in outcome["checks"]]
+        result.measurements = dict(outcome["measurements"])
+        result.timings.update(outcome["timings"])
+        result.scores, result.notes = scoring.score_cells(cells, assignment.rules, result.checks, outcome["missing"])
+        result.status, result.reason = outcome["status"], as_student_sees(outcome["reason"], numbers)
+    result.timings["total"] = round(time.monotonic() - start, 3)
+    return result, outcome.get("executed"), numbers
+
+
+def _run_and_check(plan: Plan, assignment, notebook) -> dict:
+    """Run ``notebook`` in the sandbox with the challenges; read its answers and check its exports in trusted code.
+    Judging the answers against the reference's is left to :func:`_judged`."""
     payload = challenge_payload(assignment, plan.specs)
-    export_check = ExportCheck(assignment, artifact_cache(plan.state_dir, assignment))
+    export_check = ExportCheck(assignment, artifact_cache(plan.state_dir, assignment), plan.grading_key)
     stage1 = sandbox.run_notebook(copy.deepcopy(dict(notebook)), limits=plan.limits,
                                   export_allowlist=assignment.export_files, challenges=payload,
                                   unsafe_no_sandbox=plan.unsafe_no_sandbox, on_exports=export_check.start)
@@ -158,7 +200,6 @@ def _run_and_check(plan: Plan, assignment, cells, notebook) -> dict:
     missing = stage1.challenge_note or "the notebook's kernel did not answer this check"
     try:
         answers = challenges.parse_answers(stage1.answers, list(plan.specs))
-        checks = challenges.judge_all(assignment, list(plan.specs), answers, plan.reference_answers, missing)
         report = export_check.report_for(stage1.exported)
     except Exception:
         return {"status": "grader_error", "reason": "a trusted check failed: " + traceback.format_exc(limit=3)[-600:],
@@ -170,8 +211,24 @@ def _run_and_check(plan: Plan, assignment, cells, notebook) -> dict:
     if stage1.challenge_note and status != "graded":
         reason = f"{reason}; {stage1.challenge_note}" if reason else stage1.challenge_note
     return {"status": status, "reason": reason, "missing": missing, "executed": stage1.executed,
-            "checks": [asdict(c) for c in checks + report.checks], "measurements": dict(report.measurements),
-            "timings": timings}
+            "answers": answers, "artifact_checks": [asdict(c) for c in report.checks],
+            "measurements": dict(report.measurements), "timings": timings}
+
+
+def _judged(plan: Plan, assignment, key: str, run: dict, reference_answers: dict) -> dict:
+    """The run's outcome with every answer judged against the reference's; a graded outcome is kept for reuse."""
+    start = time.monotonic()
+    try:
+        checks = challenges.judge_all(assignment, list(plan.specs), run["answers"], reference_answers, run["missing"])
+    except Exception:
+        return {"status": "grader_error", "reason": "a trusted check failed: " + traceback.format_exc(limit=3)[-600:],
+                "executed": run["executed"]}
+    outcome = {k: v for k, v in run.items() if k not in ("answers", "artifact_checks")}
+    outcome["checks"] = [asdict(c) for c in checks] + run["artifact_checks"]
+    outcome["timings"] = dict(run["timings"], trusted=round(run["timings"]["trusted"] + time.monotonic() - start, 3))
+    if outcome["status"] == "graded":  # a timeout or a dead kernel may depend on the machine's load: not reused
+        save_outcome(plan.state_dir, assignment, key, outcome)
+    return outcome
 
 
 def artifact_cache(state_dir, assignment) -> Path:
@@ -184,8 +241,8 @@ class ExportCheck:
     so that they run while the challenges do. Their report counts only for exactly the files the finished run
     returned; otherwise (or if the early check failed) the checks run again on those files."""
 
-    def __init__(self, assignment, cache: Path):
-        self.assignment, self.cache = assignment, cache
+    def __init__(self, assignment, cache: Path, grading_key: bytes = b""):
+        self.assignment, self.cache, self.grading_key = assignment, cache, grading_key
         self.thread: threading.Thread | None = None
         self.seen: dict | None = None
         self.report = None  # stays None if the early check failed
@@ -197,7 +254,7 @@ class ExportCheck:
 
         def run():
             try:
-                self.report = self.assignment.check_artifacts(exported, self.cache)
+                self.report = self.assignment.check_artifacts(exported, self.cache, self.grading_key)
             except BaseException:  # the check runs again below, where its fault is reported
                 pass
 
@@ -209,7 +266,7 @@ class ExportCheck:
             self.thread.join()
             if self.report is not None and self.seen == exported:
                 return self.report
-        return self.assignment.check_artifacts(exported, self.cache)
+        return self.assignment.check_artifacts(exported, self.cache, self.grading_key)
 
 
 def outcome_key(assignment, source_sha256: str, specs, unsafe_no_sandbox: bool, limits, notebook) -> str:

@@ -8,10 +8,18 @@ that still train), so no two notebooks are the same and nothing is reused.
   preprocessors (the notebook runs in the student's kernel, hidden tests
   included; no sandbox, no trusted checks), torch on both cores.
 * This grader: `python -m autograder grade` on a fresh course folder, exactly as
-  a TA runs it: preflight, the reference solution's run, then the class in the
-  sandbox with challenges and trusted checks, 2 workers on one torch thread each.
+  a TA runs it: preflight, then the class in the sandbox with challenges and
+  trusted checks, 2 workers on one torch thread each, the reference solution's
+  own run among the first.
   A second run on another copy of the class with the reference already computed
   shows the steady state.
+
+On a fresh course the reference's sandboxed run takes one worker's place
+while the first submissions run; a submission that finishes before it waits
+(its worker meanwhile grades the next one) and is judged once the reference's
+answers exist. That wait is recorded (``reference_wait_seconds``) but is not
+work done for the submission, so it is not part of its overhead; it is part of
+the class's total time.
 
 Per submission, the overhead is the grader's wall time for that submission
 (intake, restore, screen, sandbox, challenges, trusted checks) over its
@@ -147,6 +155,7 @@ def this_grader(klass: dict, folder: Path, tmp: Path, label: str) -> dict:
         rows.append({"student": r.student, "notebook_seconds": round(notebook, 1),
                      "challenges_seconds": round(r.timings["challenges"], 2),
                      "trusted_seconds": round(r.timings["trusted"], 2), "total_seconds": round(r.timings["total"], 1),
+                     "reference_wait_seconds": round(r.timings.get("reference_wait", 0.0), 1),
                      "overhead": round(r.timings["total"] / notebook - 1, 3)})
     overhead = [row["overhead"] for row in rows]
     return {"total_seconds": round(total, 1), "submissions_per_hour": round(3600 * len(klass) / total, 1),

@@ -168,6 +168,46 @@ def test_a_locked_gradebook_costs_no_grade(cheap_class, tmp_path):
         assert sorted(s.student.id for s in gb.assignment_submissions(NAME)) == sorted(CHEAP)
 
 
+def test_on_a_fresh_course_the_first_submissions_run_while_the_reference_does(corpus, tmp_path):
+    """No reference answers yet: the reference's sandboxed run takes one worker's place instead of delaying
+    the class, and what finishes before it is judged once its answers exist, with the same points."""
+    early = {"atk_os_exit_after_part_a": corpus["atk_os_exit_after_part_a"], "unchanged_release": corpus["unchanged_release"]}
+    write_class(tmp_path / "class", {s: f.notebook for s, f in early.items()})
+    course = make_course(tmp_path / "course")
+    run = grade(NAME, tmp_path / "class", tmp_path / "out", course, "--workers", "2")
+    results = results_by_student(tmp_path / "out", NAME)
+    assert results["unchanged_release"].status == "graded"
+    assert results["atk_os_exit_after_part_a"].status == "kernel_died"
+    for student, fixture in early.items():
+        assert results[student].scores == {k: float(v) for k, v in (fixture.expected or fixture.allowed).items()}
+    waited = {s for s, r in results.items() if r.timings.get("reference_wait", 0) > 0}
+    assert waited, {s: r.timings for s, r in results.items()}  # judged after the reference, not held up by it
+    assert list((course / ".autograder" / NAME).glob("reference-*.json"))
+
+
+def test_a_reference_that_fails_its_own_challenges_leaves_nothing_graded(corpus, tmp_path):
+    """An instructor's broken solution stops the run with one message, even when submissions finished
+    before it did: no grade, report or gradebook entry, and no reference answers kept."""
+    from nbgrader.api import Gradebook
+
+    course = make_course(tmp_path / "course")
+    source = course / "source" / NAME / f"{NAME}.ipynb"
+    notebook = json.loads(source.read_text())
+    first = next(c for c in notebook["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("solution"))
+    first["source"] = "def encode_batch(*args, **kwargs):\n    raise RuntimeError('broken on purpose')\n"
+    source.write_text(json.dumps(notebook))
+    write_class(tmp_path / "class", {s: corpus[s].notebook for s in ("unchanged_release", "atk_sys_exit")})
+    run = grade(NAME, tmp_path / "class", tmp_path / "out", course, "--workers", "2", check=False)
+    assert run.returncode != 0
+    assert "Nothing was graded" in run.stdout + run.stderr, (run.stdout + run.stderr)[-3000:]
+    assert "could not answer its own challenges" in run.stdout + run.stderr
+    assert not (tmp_path / "out" / "grades.csv").exists()
+    assert not list((tmp_path / "out").rglob("*.json")) and not list((tmp_path / "out").rglob("*.html"))
+    assert not list((course / ".autograder" / NAME).glob("reference-*.json"))
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        assert list(gb.assignment_submissions(NAME)) == []
+
+
 def test_without_bubblewrap_the_grader_refuses_unless_told_unsafe(corpus, tmp_path):
     """PATH without bwrap/unshare/setpriv: the real command must refuse, or shout when forced."""
     write_class(tmp_path / "one", {"unchanged_release": corpus["unchanged_release"].notebook})
