@@ -52,6 +52,44 @@ def write_class(folder: Path, notebooks: dict) -> None:
         (folder / f"{student}.ipynb").write_text(json.dumps(notebook))
 
 
+class ReferenceState:
+    """One grader folder for the whole session: the challenge secret and each assignment's reference answers.
+
+    Computing an assignment's reference answers means running its solution in the sandbox (up to two minutes
+    on a slow machine); a test course that copies this folder starts where a course stands after its first
+    grading. Stored outcomes are never copied, so every notebook a test grades still runs. Tests of a fresh
+    course (`make demo`, the first grading of a new course) make their own.
+    """
+
+    def __init__(self, base: Path):
+        self.base = base
+        self.course = make_course(base / "course")
+        self.ready: set[str] = set()
+
+    def copy_into(self, course: Path, *names: str) -> Path:
+        for name in names:
+            self._compute(name)
+        shutil.copytree(self.course / ".autograder", Path(course) / ".autograder", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("outcomes"))
+        return course
+
+    def _compute(self, name: str) -> None:
+        if name in self.ready:
+            return
+        from autograder import assignments
+
+        # Grading the unchanged release computes the reference answers, exactly as a TA's first grading does.
+        write_class(self.base / f"{name}-class", {"unchanged_release": assignments.get(name).fixtures()[
+            "unchanged_release"].notebook})
+        grade(name, self.base / f"{name}-class", self.base / f"{name}-out", self.course)
+        self.ready.add(name)
+
+
+@pytest.fixture(scope="session")
+def reference_state(tmp_path_factory) -> ReferenceState:
+    return ReferenceState(tmp_path_factory.mktemp("reference-state"))
+
+
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return ROOT

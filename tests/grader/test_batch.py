@@ -30,29 +30,24 @@ def corpus():
 
 @pytest.fixture(scope="module")
 def cheap_class(corpus, tmp_path_factory):
-    """A class of cheap submissions, and a course whose grader folder already holds the reference answers."""
+    """A class of cheap submissions."""
     base = tmp_path_factory.mktemp("cheap")
     write_class(base / "submissions", {s: corpus[s].notebook for s in CHEAP})
-    template = make_course(base / "template")
-    grade(NAME, base / "submissions", base / "template-out", template)
     return base
 
 
-def course_for(cheap_class, path: Path) -> Path:
-    """A new course folder sharing the template's challenge secret and reference answers (a minute saved)."""
-    course = make_course(path)
-    # The secret and the reference answers only: stored outcomes would let every notebook skip its run.
-    shutil.copytree(cheap_class / "template" / ".autograder", course / ".autograder",
-                    ignore=shutil.ignore_patterns("outcomes"))
-    return course
+@pytest.fixture
+def course_for(reference_state):
+    """A new course folder whose grader folder already holds the session's secret and reference answers."""
+    return lambda path: reference_state.copy_into(make_course(path), NAME)
 
 
 def _command(submissions, out, *extra):
     return [sys.executable, "-m", "autograder", "grade", NAME, str(submissions), "--out", str(out), "--no-progress", *extra]
 
 
-def test_a_killed_batch_resumes_without_loss_or_duplicates(cheap_class, tmp_path):
-    course = course_for(cheap_class, tmp_path / "course")
+def test_a_killed_batch_resumes_without_loss_or_duplicates(cheap_class, course_for, tmp_path):
+    course = course_for(tmp_path / "course")
     out = tmp_path / "out"
     victim = subprocess.Popen(_command(cheap_class / "submissions", out, "--workers", "1"), cwd=course,
                               start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -78,8 +73,8 @@ def test_a_killed_batch_resumes_without_loss_or_duplicates(cheap_class, tmp_path
         assert sorted(s.student.id for s in gb.assignment_submissions(NAME)) == sorted(CHEAP)
 
 
-def test_regrading_twice_gives_identical_results(cheap_class, tmp_path):
-    course = course_for(cheap_class, tmp_path / "course")
+def test_regrading_twice_gives_identical_results(cheap_class, course_for, tmp_path):
+    course = course_for(tmp_path / "course")
     runs = []
     for _ in range(2):
         grade(NAME, cheap_class / "submissions", tmp_path / "out", course, "--force")
@@ -87,8 +82,8 @@ def test_regrading_twice_gives_identical_results(cheap_class, tmp_path):
     assert runs[0] == runs[1]
 
 
-def test_a_change_to_source_regrades_and_draws_other_challenges(cheap_class, tmp_path):
-    course = course_for(cheap_class, tmp_path / "course")
+def test_a_change_to_source_regrades_and_draws_other_challenges(cheap_class, course_for, tmp_path):
+    course = course_for(tmp_path / "course")
     out = tmp_path / "out"
     grade(NAME, cheap_class / "submissions", out, course)
     source = course / "source" / NAME / f"{NAME}.ipynb"
@@ -102,8 +97,8 @@ def test_a_change_to_source_regrades_and_draws_other_challenges(cheap_class, tmp
     assert set(first) == set(other) and first != other  # same challenges by name, other inputs
 
 
-def test_a_worker_killed_mid_grading_is_a_grader_error_that_a_rerun_retries(cheap_class, tmp_path):
-    course = course_for(cheap_class, tmp_path / "course")
+def test_a_worker_killed_mid_grading_is_a_grader_error_that_a_rerun_retries(cheap_class, course_for, tmp_path):
+    course = course_for(tmp_path / "course")
     out = tmp_path / "out"
     grader = subprocess.Popen(_command(cheap_class / "submissions", out, "--workers", "1"), cwd=course,
                               start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -138,14 +133,14 @@ def _readable(path: Path) -> bool:
         return False
 
 
-def test_a_locked_gradebook_costs_no_grade(cheap_class, tmp_path):
+def test_a_locked_gradebook_costs_no_grade(cheap_class, course_for, tmp_path):
     """Another program holds the gradebook's write lock: grades are still stored and reported, the
     gradebook write is listed as not done, and the next run writes it."""
     import sqlite3
 
     from nbgrader.api import Gradebook
 
-    course = course_for(cheap_class, tmp_path / "course")
+    course = course_for(tmp_path / "course")
     out = tmp_path / "out"
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", NAME, "--force"], cwd=course, env=env,
@@ -174,7 +169,7 @@ def test_on_a_fresh_course_the_first_submissions_run_while_the_reference_does(co
     early = {"atk_os_exit_after_part_a": corpus["atk_os_exit_after_part_a"], "unchanged_release": corpus["unchanged_release"]}
     write_class(tmp_path / "class", {s: f.notebook for s, f in early.items()})
     course = make_course(tmp_path / "course")
-    run = grade(NAME, tmp_path / "class", tmp_path / "out", course, "--workers", "2")
+    grade(NAME, tmp_path / "class", tmp_path / "out", course, "--workers", "2")
     results = results_by_student(tmp_path / "out", NAME)
     assert results["unchanged_release"].status == "graded"
     assert results["atk_os_exit_after_part_a"].status == "kernel_died"
@@ -208,10 +203,10 @@ def test_a_reference_that_fails_its_own_challenges_leaves_nothing_graded(corpus,
         assert list(gb.assignment_submissions(NAME)) == []
 
 
-def test_without_bubblewrap_the_grader_refuses_unless_told_unsafe(corpus, tmp_path):
+def test_without_bubblewrap_the_grader_refuses_unless_told_unsafe(corpus, course_for, tmp_path):
     """PATH without bwrap/unshare/setpriv: the real command must refuse, or shout when forced."""
     write_class(tmp_path / "one", {"unchanged_release": corpus["unchanged_release"].notebook})
-    course = make_course(tmp_path / "course")
+    course = course_for(tmp_path / "course")
     env = dict(os.environ, PATH=str(Path(sys.executable).parent))
     command = _command(tmp_path / "one", tmp_path / "out")
     refused = subprocess.run(command, capture_output=True, text=True, env=env, cwd=course)
@@ -246,7 +241,7 @@ def test_a_sandbox_that_cannot_work_stops_the_run_with_one_clear_message(corpus,
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to bind-mount the checkout under a 0700 folder")
-def test_the_grader_works_when_the_checkout_sits_under_a_folder_only_root_can_enter(corpus, tmp_path):
+def test_the_grader_works_when_the_checkout_sits_under_a_folder_only_root_can_enter(corpus, course_for, tmp_path):
     hidden = tmp_path / "private"
     hidden.mkdir(mode=0o700)
     checkout = hidden / "checkout"
@@ -254,7 +249,7 @@ def test_the_grader_works_when_the_checkout_sits_under_a_folder_only_root_can_en
     subprocess.run(["mount", "--bind", str(ROOT), str(checkout)], check=True)
     try:
         write_class(tmp_path / "one", {"unchanged_release": corpus["unchanged_release"].notebook})
-        course = make_course(tmp_path / "course")
+        course = course_for(tmp_path / "course")
         python = checkout / ".venv" / "bin" / "python"
         env = dict(os.environ, COURSE_DATA=str(checkout / ".data"))
         # Run from the checkout, so the grader and coursekit are imported from under the 0700 folder.

@@ -22,7 +22,7 @@ NAMES = assignments.names()
 
 
 @pytest.fixture(scope="module", params=NAMES)
-def graded(request, tmp_path_factory):
+def graded(request, tmp_path_factory, reference_state):
     assignment = assignments.get(request.param)
     base = tmp_path_factory.mktemp(assignment.name)
     fixtures = assignment.fixtures()
@@ -32,7 +32,7 @@ def graded(request, tmp_path_factory):
         (submissions / f"{student}.ipynb").write_bytes(fixture.file_bytes())
     release = json.loads(assignment.release_path(ROOT).read_text())
     bad = write_bad_inputs(release, submissions)
-    course = make_course(base / "course")
+    course = reference_state.copy_into(make_course(base / "course"), assignment.name)
     # A cell may take 150 s (the longest honest one takes about 80 s on one thread): the infinite-loop attack
     # then costs one worker 150 s rather than the default 300.
     run = grade(assignment.name, submissions, base / "out", course, "--workers", "2", "--cell-timeout", "150")
