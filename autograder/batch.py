@@ -332,6 +332,8 @@ class _Grading:
     def _flush(self) -> None:
         """Once no reference is pending: judge what waited for one, then store and publish what is held."""
         if self.references.pending:
+            if self.held or self.unjudged:
+                self.bar.set_postfix_str(f"{len(self.held) + len(self.unjudged)} run, waiting for the reference's answers")
             return
         self.references.wait()  # raises if a reference failed: then nothing is published
         while self.unjudged:
