@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import traceback
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
@@ -170,29 +170,17 @@ def grade_batch(assignment_name: str, submissions: Path, out_dir: Path, *, cours
         if not available:
             raise SystemExit(f"The grading sandbox is unavailable: {why}\nInstall it with: sudo apt-get install -y bubblewrap\n"
                              "(or pass --unsafe-no-sandbox to run student code unprotected; every output will say so)")
-    reference.preflight(limits, unsafe_no_sandbox)
-    current = make_plan(assignment, course_dir, seed=seed, limits=limits, unsafe_no_sandbox=unsafe_no_sandbox,
-                        progress=progress, reuse_outcomes=not force, defer_reference=True)
-    sources = {current.source_sha256: assignment.source_path(course_dir)}
-    ensure_in_gradebook(assignment, course_dir, db_url)
-    found = intake.collect(Path(submissions), assignment.name, Path(assignment.notebook).stem)
-    plans = {current.source_sha256: current}
-    version_of = {}
-    for sub in found:  # a submission made from an older release is graded against that release, if it is kept
-        made_from = release.stamped_source(sub.raw)
-        kept = release.kept_release(course_dir, assignment.name, made_from) if made_from else None
-        if kept and made_from not in plans:
-            plans[made_from] = make_plan(assignment, course_dir, seed=seed, limits=limits,
-                                         unsafe_no_sandbox=unsafe_no_sandbox, progress=progress, kept=kept,
-                                         reuse_outcomes=not force, defer_reference=True)
-            sources[made_from] = kept[0]
-        version_of[sub.student] = made_from if kept else current.source_sha256
-    store = ResultStore(out_dir, assignment.name)
-    keys = {sub.student: store.key(sub.student, sub.sha256, seed, assignment.version, version_of[sub.student])
-            for sub in found}
-    jobs = {keys[sub.student]: (version_of[sub.student], worker.Job(sub.student, sub.origin, sub.raw, sub.sha256,
-                                                                    sub.problem))
-            for sub in found if force or not store.has_final(keys[sub.student])}
+    # The preflight notebook runs in the sandbox while this process reads the release and the gradebook.
+    with ThreadPoolExecutor(max_workers=1) as background:
+        preflight = background.submit(reference.preflight, limits, unsafe_no_sandbox)
+        try:
+            prepared = _prepare(assignment, submissions, out_dir, course_dir, db_url, force=force,
+                                unsafe_no_sandbox=unsafe_no_sandbox, seed=seed, limits=limits, progress=progress)
+        except BaseException:
+            preflight.result()  # a sandbox that cannot work is the message that matters
+            raise
+        preflight.result()
+    plans, sources, found, keys, jobs, store = prepared
     skipped = len(found) - len(jobs)
     if skipped:
         print(f"{skipped} submission(s) already graded against this release with this grader: skipped "
@@ -217,6 +205,34 @@ def grade_batch(assignment_name: str, submissions: Path, out_dir: Path, *, cours
         text += "\n## Reports that could not be written\n\n" + "\n".join(f"- {p}" for p in publisher.problems) + "\n"
     write_atomically(out_dir / "summary.md", text.encode())
     return results
+
+
+def _prepare(assignment, submissions: Path, out_dir: Path, course_dir: Path, db_url: str, *, force: bool,
+             unsafe_no_sandbox: bool, seed: int, limits: sandbox.Limits, progress: bool):
+    """The plans (one per release the submissions were made from), the submissions and the jobs still to do."""
+    current = make_plan(assignment, course_dir, seed=seed, limits=limits, unsafe_no_sandbox=unsafe_no_sandbox,
+                        progress=progress, reuse_outcomes=not force, defer_reference=True)
+    sources = {current.source_sha256: assignment.source_path(course_dir)}
+    ensure_in_gradebook(assignment, course_dir, db_url)
+    found = intake.collect(Path(submissions), assignment.name, Path(assignment.notebook).stem)
+    plans = {current.source_sha256: current}
+    version_of = {}
+    for sub in found:  # a submission made from an older release is graded against that release, if it is kept
+        made_from = release.stamped_source(sub.raw)
+        kept = release.kept_release(course_dir, assignment.name, made_from) if made_from else None
+        if kept and made_from not in plans:
+            plans[made_from] = make_plan(assignment, course_dir, seed=seed, limits=limits,
+                                         unsafe_no_sandbox=unsafe_no_sandbox, progress=progress, kept=kept,
+                                         reuse_outcomes=not force, defer_reference=True)
+            sources[made_from] = kept[0]
+        version_of[sub.student] = made_from if kept else current.source_sha256
+    store = ResultStore(out_dir, assignment.name)
+    keys = {sub.student: store.key(sub.student, sub.sha256, seed, assignment.version, version_of[sub.student])
+            for sub in found}
+    jobs = {keys[sub.student]: (version_of[sub.student], worker.Job(sub.student, sub.origin, sub.raw, sub.sha256,
+                                                                    sub.problem))
+            for sub in found if force or not store.has_final(keys[sub.student])}
+    return plans, sources, found, keys, jobs, store
 
 
 class References:

@@ -52,6 +52,17 @@ def load_tokenizer(name_or_path: str | os.PathLike | None = None):
     return _from_pretrained(AutoTokenizer, name_or_path)
 
 
+def vocabulary(name_or_path: str | os.PathLike | None = None) -> dict[str, int]:
+    """The tokenizer's vocabulary (word piece -> id), read without importing transformers (0.1 s, not 4 s)."""
+    location = encoder_location(name_or_path)
+    tokenizer_file = Path(location) / "tokenizer.json"
+    if tokenizer_file.is_file():
+        from tokenizers import Tokenizer
+
+        return Tokenizer.from_file(str(tokenizer_file)).get_vocab()
+    return load_tokenizer(name_or_path).get_vocab()
+
+
 def load_encoder(name_or_path: str | os.PathLike | None = None):
     """The pretrained transformer encoder (``AutoModel``), in eval mode on the CPU."""
     from transformers import AutoModel

@@ -58,3 +58,15 @@ def test_demo_scores_are_the_fixtures_expected_ones(demo, name):
             assert all(got[k] <= v for k, v in cells.items()), student
     results = json.loads((OUT / name / "results" / "reference" / "results.json").read_text())
     assert results["score"] == float(rows[name]["reference"]["score"]) == float(rows[name]["reference"]["max_score"])
+
+
+@pytest.mark.parametrize("name", assignments.names())
+def test_on_the_demo_s_fresh_course_submissions_run_while_the_reference_does(demo, name):
+    """The demo's course is new: the reference's sandboxed run took one worker's place instead of delaying the
+    class, and what finished before it was judged once its answers existed (with the expected points, above)."""
+    from autograder.result import GradeResult
+
+    results = [GradeResult.from_json(p.read_text()) for p in (OUT / name / ".store" / name).glob("*.json")]
+    waited = {r.student for r in results if r.timings.get("reference_wait", 0) > 0}
+    assert waited, {r.student: r.timings for r in results}
+    assert list((ROOT / ".data" / "demo" / "course" / ".autograder" / name).glob("reference-*.json"))

@@ -1,10 +1,10 @@
-"""Every assignment graded through nbgrader's own `nbgrader autograde` (what formgrader's Autograde button runs).
+"""Assignments graded through nbgrader's own `nbgrader autograde` (what formgrader's Autograde button runs).
 
 The course folder's nbgrader_config plugs the sandboxed, trusted engine into
 nbgrader, so the reference solution keeps every point, the unchanged release
 earns nothing and an attack gets no more than it deserves, with the scores in
 nbgrader's gradebook. (The browser test clicks formgrader's button for the core
-assignment; this test covers every plug-in.)
+assignment.)
 """
 import json
 import os
@@ -26,7 +26,10 @@ def _kernel_tampering_attack(fixtures: dict) -> str:
     return next((s for s in blank if fixtures[s].category == "monkeypatch"), blank[0])
 
 
-@pytest.mark.parametrize("name", assignments.names())
+# The plug-in path is the same code for every assignment, and every assignment's own checks are proven by its
+# corpus through the TA command; this runs the core assignment and the cheapest one (a transfer_vs_scratch
+# reference alone costs two minutes on a slow 2-core runner).
+@pytest.mark.parametrize("name", ["finetune_last_layer", "word_vectors"])
 def test_nbgrader_autograde_runs_the_trusted_engine(tmp_path, name, reference_state):
     from nbgrader.api import Gradebook
 

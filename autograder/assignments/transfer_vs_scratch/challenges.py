@@ -25,7 +25,7 @@ def words() -> list[str]:
     if not _WORDS:
         from coursekit import models
 
-        vocab = models.load_tokenizer().get_vocab()
+        vocab = models.vocabulary()
         _WORDS.extend(sorted(w for w in vocab if w.isalpha() and w.isascii() and len(w) >= 3))
     return _WORDS
 
