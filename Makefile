@@ -25,9 +25,9 @@ OFFLINE := $(shell command -v ip >/dev/null && unshare -n true 2>/dev/null && ec
 
 help: ## List the targets and how long each takes
 	@echo "make demo       build the releases, grade a small sample class of every assignment in the sandbox, print the tables (~8 min on a slow 2-core runner; first run +4 min of installs)"
-	@echo "make test       the test suite, network cut (first run ~2-4 min of installs; suite under 90 min on a slow 2-core runner, most of it grading the fixture corpora)"
-	@echo "make test-extended  what make test leaves out to fit CI: transfer_vs_scratch's corpus, lectures 03 and 05"
-	@echo "make test-fast  the tests that run no notebook and train nothing (~3 min)"
+	@echo "make test       the test suite, network cut (first run ~2-4 min of installs; suite ~68 min on a slow 2-core runner, ~30 on a fast one, most of it grading the fixture corpora)"
+	@echo "make test-extended  what make test leaves out to fit CI: transfer_vs_scratch's corpus, lectures 03 and 05, ~23 min"
+	@echo "make test-fast  the tests that run no notebook and train nothing (~5 min)"
 	@echo "make setup      only the environment and data (~3 min cold, ~2 s warm)"
 	@echo "make release    regenerate release/ from source/ with nbgrader (~15 s)"
 	@echo "make bench      benchmarks: set-up, assets, assignment budgets, lectures, grader throughput; writes benchmarks/results/ (~60 min)"
