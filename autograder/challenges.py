@@ -28,6 +28,19 @@ _DTYPES = {"float32": np.float32, "float64": np.float64, "float16": np.float16, 
 MAX_ELEMENTS = 1 << 21
 
 
+_WORDS: list[str] = []
+
+
+def words() -> list[str]:
+    """Whole English words from MiniLM's vocabulary, the pool that challenge texts are drawn from."""
+    if not _WORDS:
+        from coursekit import models
+
+        vocab = models.vocabulary()
+        _WORDS.extend(sorted(w for w in vocab if w.isalpha() and w.isascii() and len(w) >= 3))
+    return _WORDS
+
+
 def load_secret(state_dir: Path) -> bytes:
     """The course's challenge secret, created on first use (readable by its owner only)."""
     path = Path(state_dir) / "challenge-secret"

@@ -17,21 +17,10 @@ ARCHITECTURES = ("bert", "distilbert", "gpt2")
 INSPECTION = ("top_level_children", "encoder_layers", "count_encoder_layers", "last_layer_submodules",
               "parameters_per_block")
 REAL_VOCAB = 30522  # MiniLM's tokenizer: training and prediction challenges read real token ids
-_WORDS: list[str] = []
-
-
-def words() -> list[str]:
-    """Whole English words from MiniLM's vocabulary, the pool that challenge texts are drawn from."""
-    if not _WORDS:
-        from coursekit import models
-
-        vocab = models.vocabulary()
-        _WORDS.extend(sorted(w for w in vocab if w.isalpha() and w.isascii() and len(w) >= 3))
-    return _WORDS
 
 
 def sentence(rng: random.Random, low: int, high: int) -> str:
-    chosen = [rng.choice(words()) for _ in range(rng.randint(low, high))]
+    chosen = [rng.choice(ch.words()) for _ in range(rng.randint(low, high))]
     text = " ".join(chosen)
     if rng.random() < 0.5:
         text = text.capitalize() + rng.choice([".", "!", "?", "...", ","])

@@ -15,19 +15,8 @@ import numpy as np
 from autograder import challenges as ch
 
 REAL_VOCAB = 30522  # MiniLM's tokenizer: random encoders read real token ids
-_WORDS: list[str] = []
 ODD_TOKENS = ["It's", "don't", "10/10", "B-movie", "naïve", "Café", "!!!", "...", "—", "A+", "2,000", "'90s", "😀",
               "SO", "Oscar-worthy", "won't", "90-minute", "(sigh)", "well...", "NOT"]
-
-
-def words() -> list[str]:
-    """Whole English words from MiniLM's vocabulary, the pool that challenge texts are drawn from."""
-    if not _WORDS:
-        from coursekit import models
-
-        vocab = models.vocabulary()
-        _WORDS.extend(sorted(w for w in vocab if w.isalpha() and w.isascii() and len(w) >= 3))
-    return _WORDS
 
 
 def sentence(rng: random.Random, low: int, high: int, pool: list[str] | None = None, odd: float = 0.15) -> str:
@@ -36,7 +25,7 @@ def sentence(rng: random.Random, low: int, high: int, pool: list[str] | None = N
         if rng.random() < odd:
             chosen.append(rng.choice(ODD_TOKENS))
         else:
-            word = rng.choice(pool or words())
+            word = rng.choice(pool or ch.words())
             chosen.append(word.capitalize() if rng.random() < 0.2 else word)
     text = " ".join(chosen)
     return text + rng.choice(["", ".", "!", "?", ","]) if text else text
@@ -78,18 +67,18 @@ def draw(rng: random.Random) -> list[dict]:
     d.add("tokenize", "tokenize", "tokenize on texts with capitals, digits, apostrophes, punctuation and accents",
           {"texts": [sentence(r, 2, 12, odd=0.4) for _ in range(6)] + ["", "!!! ...", "ÉTÉ Zoë's 3D-film"]})
     for min_count in (1, r.choice([2, 3])):
-        pool = r.sample(words(), r.randint(6, 14))
+        pool = r.sample(ch.words(), r.randint(6, 14))
         d.add("build_vocab", "build_vocab", f"build_vocab with min_count={min_count}",
               {"texts": [sentence(r, 1, 9, pool=pool, odd=0.1) for _ in range(r.randint(6, 12))],
                "min_count": min_count})
     for _ in range(2):
-        pool = r.sample(words(), r.randint(8, 14))
+        pool = r.sample(ch.words(), r.randint(8, 14))
         known = r.sample(pool, len(pool) // 2)
         max_len = r.randint(3, 7)
         d.add("encode", "encode", f"encode with unknown words, an empty text and max_len={max_len}",
               {"words": [w.lower() for w in known], "max_len": max_len,
                "texts": [sentence(r, 1, 5, pool=pool, odd=0.1) for _ in range(3)] + ["", sentence(r, 9, 12, pool=pool)]})
-    pool = r.sample(words(), r.randint(8, 14))
+    pool = r.sample(ch.words(), r.randint(8, 14))
     max_len = r.randint(20, 64)
     d.add("encode", "encode", f"encode on short texts with max_len={max_len}: pad to the longest text only",
           {"words": [w.lower() for w in r.sample(pool, len(pool) // 2)], "max_len": max_len,
